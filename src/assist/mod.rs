@@ -1,0 +1,10 @@
+//! The domain: actions, prompts, reading the model's answer, turning code into minimal
+//! edits, and the safety rules. No LSP or HTTP types in these signatures.
+
+pub mod answer;
+pub mod confine;
+pub mod diff;
+pub mod exclude;
+pub mod hidden;
+pub mod redact;
+pub mod sensitive;
