@@ -1,0 +1,128 @@
+//! Every open document, behind a `std::sync::Mutex`: the compiler refuses a guard held
+//! across an `.await`, so sync notifications can never interleave with a half-read
+//! snapshot.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use ropey::Rope;
+
+use super::{Document, MapError, PositionEncoding, SyncStatus, TextChange};
+
+/// An immutable view of a document at one version.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub uri: String,
+    pub text: Rope,
+    pub version: i32,
+    pub language_id: String,
+    pub status: SyncStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0} is not open")]
+    NotOpen(String),
+    #[error("invalid change range: {0}")]
+    BadRange(String),
+    #[error("out of sync: {0}")]
+    Desynced(String),
+}
+
+#[derive(Default)]
+pub struct DocumentStore {
+    docs: Mutex<HashMap<String, Document>>,
+}
+
+impl DocumentStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Document>> {
+        // A panic while holding the lock cannot leave a half-applied edit behind (ropey
+        // edits are applied whole), so a poisoned map is still the best we have.
+        self.docs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `didOpen`; a second open of the same URI replaces the text (and heals a
+    /// desynced document).
+    pub fn open(&self, uri: &str, text: &str, version: i32, language_id: &str) {
+        self.lock()
+            .insert(uri.to_owned(), Document::new(text, version, language_id));
+    }
+
+    pub fn change(
+        &self,
+        uri: &str,
+        version: i32,
+        changes: &[TextChange],
+        enc: PositionEncoding,
+    ) -> Result<(), SyncError> {
+        let mut docs = self.lock();
+        let doc = docs
+            .get_mut(uri)
+            .ok_or_else(|| SyncError::NotOpen(uri.to_owned()))?;
+        doc.apply_changes(version, changes, enc)
+    }
+
+    pub fn close(&self, uri: &str) -> Result<(), SyncError> {
+        self.lock()
+            .remove(uri)
+            .map(|_| ())
+            .ok_or_else(|| SyncError::NotOpen(uri.to_owned()))
+    }
+
+    pub fn snapshot(&self, uri: &str) -> Option<Snapshot> {
+        self.lock().get(uri).map(|d| Snapshot {
+            uri: uri.to_owned(),
+            text: d.text.clone(),
+            version: d.version,
+            language_id: d.language_id.clone(),
+            status: d.status.clone(),
+        })
+    }
+
+    /// Maps a range read at version `from` to the current text; returns the current
+    /// snapshot with the mapped range.
+    pub fn map_to_current(
+        &self,
+        uri: &str,
+        from: i32,
+        start: usize,
+        end: usize,
+    ) -> Result<(Snapshot, usize, usize), MapOrSyncError> {
+        let docs = self.lock();
+        let d = docs
+            .get(uri)
+            .ok_or_else(|| MapOrSyncError::Sync(SyncError::NotOpen(uri.to_owned())))?;
+        if let SyncStatus::Desynced(r) = &d.status {
+            return Err(MapOrSyncError::Sync(SyncError::Desynced(r.clone())));
+        }
+        let (s, e) = d.map_range(from, start, end).map_err(MapOrSyncError::Map)?;
+        let snap = Snapshot {
+            uri: uri.to_owned(),
+            text: d.text.clone(),
+            version: d.version,
+            language_id: d.language_id.clone(),
+            status: d.status.clone(),
+        };
+        Ok((snap, s, e))
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MapOrSyncError {
+    #[error(transparent)]
+    Map(MapError),
+    #[error(transparent)]
+    Sync(SyncError),
+}
