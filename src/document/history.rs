@@ -41,13 +41,13 @@ impl History {
     }
 
     pub(crate) fn record(&mut self, version: i32, change: ChangeRecord) {
-        if self.records.len() == MAX_RECORDS {
-            if let Some((v, _)) = self.records.pop_front() {
-                // everything up to and including v is gone: only versions >= v can map
-                self.oldest = v;
-                while self.records.front().is_some_and(|(w, _)| *w == v) {
-                    self.records.pop_front();
-                }
+        if self.records.len() == MAX_RECORDS
+            && let Some((v, _)) = self.records.pop_front()
+        {
+            // everything up to and including v is gone: only versions >= v can map
+            self.oldest = v;
+            while self.records.front().is_some_and(|(w, _)| *w == v) {
+                self.records.pop_front();
             }
         }
         self.records.push_back((version, change));
