@@ -1,1 +1,102 @@
-fn main() {}
+//! The `codex-lsp` command: serve LSP over stdio, `--version`, `--help`, `doctor`.
+//! Nothing but LSP frames ever goes to stdout while serving.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use codex_lsp::lsp::{self, ServerEnv};
+use codex_lsp::settings::Settings;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::MakeWriterExt;
+
+const HELP: &str = "\
+codex-lsp — a language server that puts a coding model in your editor
+
+USAGE:
+    codex-lsp [--stdio]     serve LSP over stdin/stdout (the default)
+    codex-lsp doctor        print the effective settings and check the service
+    codex-lsp --version     print the version
+    codex-lsp --help        print this help
+
+ENVIRONMENT:
+    CODEX_LSP_API_KEY, then OPENAI_API_KEY   the Bearer key (never a setting)
+    CODEX_LSP_BASE_URL     default https://geekapis.com/v1
+    CODEX_LSP_MODEL        default gpt-5.3-codex-official
+    CODEX_LSP_LOG          log filter (RUST_LOG syntax), default info
+    CODEX_LSP_LOG_FILE     also write logs to this file
+";
+
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok()
+}
+
+/// Logs go to stderr (and `CODEX_LSP_LOG_FILE`), never stdout.
+fn init_logging(log_file: Option<&str>) {
+    let filter =
+        EnvFilter::try_from_env("CODEX_LSP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let file = log_file.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false);
+    match file {
+        Some(f) => builder
+            .with_writer(std::io::stderr.and(std::sync::Mutex::new(f)))
+            .init(),
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+}
+
+fn write_out(text: &str) -> ExitCode {
+    // Only outside LSP mode: --help, --version and doctor talk to a person.
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let settings = Settings::from_env(env_var);
+    match args.first().map(String::as_str) {
+        None | Some("--stdio") => {}
+        Some("--version" | "-V") => {
+            return write_out(&format!("codex-lsp {}\n", env!("CARGO_PKG_VERSION")));
+        }
+        Some("--help" | "-h") => return write_out(HELP),
+        Some(other) => {
+            let _ = std::io::stderr()
+                .write_all(format!("codex-lsp: unknown argument `{other}`\n\n{HELP}").as_bytes());
+            return ExitCode::from(2);
+        }
+    }
+    init_logging(settings.log_file.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let env = ServerEnv {
+        settings,
+        chain_file: None,
+    };
+    let code = runtime.block_on(lsp::serve(tokio::io::stdin(), tokio::io::stdout(), env));
+    // Blocking stdin reads would keep the runtime from shutting down; don't wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

@@ -1,1 +1,383 @@
-//! Settings.
+//! The user's settings: one typed struct for the table in INTERFACE.md. Environment
+//! variables give the defaults; `initializationOptions` and
+//! `workspace/didChangeConfiguration` override them key by key. A bad value is
+//! reported by name and the previous value stays; the API key is never a setting.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const DEFAULT_BASE_URL: &str = "https://geekapis.com/v1";
+pub const DEFAULT_MODEL: &str = "gpt-5.3-codex-official";
+const EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+/// Built-in action ids; a user-defined action may not reuse one.
+pub const BUILTIN_ACTIONS: &[&str] = &[
+    "fix", "refactor", "document", "tests", "explain", "instruct",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserAction {
+    pub id: String,
+    pub title: String,
+    pub instruction: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub base_url: String,
+    pub model: String,
+    pub reasoning_effort: String,
+    pub max_output_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub stream: bool,
+    pub timeout_secs: u64,
+    pub max_retries: u32,
+    pub instructions: Option<String>,
+    pub context_lines: u32,
+    pub exclude: Vec<String>,
+    pub actions: Vec<UserAction>,
+    pub allow_outside_workspace: bool,
+    pub log_file: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.into(),
+            model: DEFAULT_MODEL.into(),
+            reasoning_effort: "medium".into(),
+            max_output_tokens: None,
+            temperature: None,
+            top_p: None,
+            stream: true,
+            timeout_secs: 120,
+            max_retries: 2,
+            instructions: None,
+            context_lines: 60,
+            exclude: Vec::new(),
+            actions: Vec::new(),
+            allow_outside_workspace: false,
+            log_file: None,
+        }
+    }
+}
+
+/// Something wrong with the settings the client sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingsProblem {
+    /// The key is kept at its previous value; the message names the key.
+    BadValue {
+        key: String,
+        message: String,
+    },
+    Unknown {
+        key: String,
+    },
+    /// Someone put the API key in the settings: ignored, and said so (without the value).
+    KeyInSettings {
+        key: String,
+    },
+}
+
+impl SettingsProblem {
+    pub fn message(&self) -> String {
+        match self {
+            Self::BadValue { key, message } => {
+                format!("codex-lsp: setting `{key}` ignored: {message}; keeping the previous value")
+            }
+            Self::Unknown { key } => format!("codex-lsp: unknown setting `{key}` ignored"),
+            Self::KeyInSettings { key } => format!(
+                "codex-lsp: setting `{key}` ignored: the API key is read only from the \
+                 environment (CODEX_LSP_API_KEY or OPENAI_API_KEY), never from settings"
+            ),
+        }
+    }
+
+    /// Unknown keys are only logged; the others are shown to the user.
+    pub fn is_user_facing(&self) -> bool {
+        !matches!(self, Self::Unknown { .. })
+    }
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, String> {
+    T::deserialize(v).map_err(|e| e.to_string())
+}
+
+fn non_empty(s: String) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(s)
+    }
+}
+
+fn optional<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<Option<T>, String> {
+    if v.is_null() {
+        Ok(None)
+    } else {
+        parse(v).map(Some)
+    }
+}
+
+fn valid_base_url(s: String) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/').to_owned();
+    if s.starts_with("https://") || s.starts_with("http://") {
+        Ok(s)
+    } else {
+        Err("must start with https:// (or http:// for a loopback address)".into())
+    }
+}
+
+fn valid_actions(actions: Vec<UserAction>) -> Result<Vec<UserAction>, String> {
+    for a in &actions {
+        if a.id.is_empty()
+            || !a
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "action id {:?} must be letters, digits, - or _",
+                a.id
+            ));
+        }
+        if BUILTIN_ACTIONS.contains(&a.id.as_str()) {
+            return Err(format!("action id {:?} is a built-in action", a.id));
+        }
+        if a.instruction.trim().is_empty() || a.title.trim().is_empty() {
+            return Err(format!(
+                "action {:?} needs a title and an instruction",
+                a.id
+            ));
+        }
+    }
+    Ok(actions)
+}
+
+fn in_range(v: Option<f32>, lo: f32, hi: f32) -> Result<Option<f32>, String> {
+    match v {
+        Some(x) if !(lo..=hi).contains(&x) => Err(format!("must be between {lo} and {hi}")),
+        other => Ok(other),
+    }
+}
+
+impl Settings {
+    /// Defaults overridden by the environment (`lookup` is `std::env::var` in production).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut s = Self::default();
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("CODEX_LSP_BASE_URL").and_then(|v| valid_base_url(v).ok()) {
+            s.base_url = v;
+        }
+        if let Some(v) = get("CODEX_LSP_MODEL") {
+            s.model = v;
+        }
+        s.log_file = get("CODEX_LSP_LOG_FILE");
+        s
+    }
+
+    /// The `codex` section of a settings object: `{"codex": {...}}` or the flat object.
+    pub fn section(value: &Value) -> Option<&Map<String, Value>> {
+        let obj = value.as_object()?;
+        match obj.get("codex") {
+            Some(Value::Object(inner)) => Some(inner),
+            _ => Some(obj),
+        }
+    }
+
+    /// Applies every key of `section` that is valid; returns what was wrong.
+    pub fn apply(&mut self, section: &Map<String, Value>) -> Vec<SettingsProblem> {
+        let mut problems = Vec::new();
+        for (key, v) in section {
+            let result: Result<(), String> = match key.as_str() {
+                "baseUrl" => parse(v).and_then(valid_base_url).map(|x| self.base_url = x),
+                "model" => parse(v).and_then(non_empty).map(|x| self.model = x),
+                "reasoningEffort" => parse::<String>(v).and_then(|x| {
+                    if EFFORTS.contains(&x.as_str()) {
+                        self.reasoning_effort = x;
+                        Ok(())
+                    } else {
+                        Err(format!("must be one of {}", EFFORTS.join(", ")))
+                    }
+                }),
+                "maxOutputTokens" => optional::<u32>(v).and_then(|x| match x {
+                    Some(n) if n < 16 => Err("must be at least 16".into()),
+                    x => {
+                        self.max_output_tokens = x;
+                        Ok(())
+                    }
+                }),
+                "temperature" => optional(v)
+                    .and_then(|x| in_range(x, 0.0, 2.0))
+                    .map(|x| self.temperature = x),
+                "topP" => optional(v)
+                    .and_then(|x| in_range(x, 0.0, 1.0))
+                    .map(|x| self.top_p = x),
+                "stream" => parse(v).map(|x| self.stream = x),
+                "timeoutSecs" => parse::<u64>(v).and_then(|x| {
+                    if (1..=3600).contains(&x) {
+                        self.timeout_secs = x;
+                        Ok(())
+                    } else {
+                        Err("must be between 1 and 3600".into())
+                    }
+                }),
+                "maxRetries" => parse::<u32>(v).and_then(|x| {
+                    if x <= 10 {
+                        self.max_retries = x;
+                        Ok(())
+                    } else {
+                        Err("must be at most 10".into())
+                    }
+                }),
+                "instructions" => optional(v).map(|x| self.instructions = x),
+                "contextLines" => parse::<u32>(v).and_then(|x| {
+                    if x <= 10_000 {
+                        self.context_lines = x;
+                        Ok(())
+                    } else {
+                        Err("must be at most 10000".into())
+                    }
+                }),
+                "exclude" => parse(v).map(|x| self.exclude = x),
+                "actions" => parse(v).and_then(valid_actions).map(|x| self.actions = x),
+                "allowOutsideWorkspace" => parse(v).map(|x| self.allow_outside_workspace = x),
+                "logFile" => optional(v).map(|x| self.log_file = x),
+                k if is_key_like(k) => {
+                    problems.push(SettingsProblem::KeyInSettings { key: k.to_owned() });
+                    Ok(())
+                }
+                k => {
+                    problems.push(SettingsProblem::Unknown { key: k.to_owned() });
+                    Ok(())
+                }
+            };
+            if let Err(message) = result {
+                problems.push(SettingsProblem::BadValue {
+                    key: key.clone(),
+                    message,
+                });
+            }
+        }
+        problems
+    }
+}
+
+fn is_key_like(key: &str) -> bool {
+    let k = key.to_ascii_lowercase().replace(['_', '-'], "");
+    matches!(
+        k.as_str(),
+        "apikey" | "key" | "token" | "openaiapikey" | "bearer" | "authorization"
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn apply(v: Value) -> (Settings, Vec<SettingsProblem>) {
+        let mut s = Settings::default();
+        let p = s.apply(Settings::section(&v).unwrap());
+        (s, p)
+    }
+
+    #[test]
+    fn defaults_match_the_interface() {
+        let s = Settings::default();
+        assert_eq!(s.base_url, "https://geekapis.com/v1");
+        assert_eq!(s.model, "gpt-5.3-codex-official");
+        assert_eq!(s.reasoning_effort, "medium");
+        assert!(s.stream);
+        assert_eq!(
+            (s.timeout_secs, s.max_retries, s.context_lines),
+            (120, 2, 60)
+        );
+        assert_eq!(
+            (s.temperature, s.top_p, s.max_output_tokens),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn environment_gives_defaults() {
+        let s = Settings::from_env(|k| match k {
+            "CODEX_LSP_BASE_URL" => Some("http://127.0.0.1:9/v1/".into()),
+            "CODEX_LSP_MODEL" => Some("gpt-5.2-official".into()),
+            _ => None,
+        });
+        assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
+        assert_eq!(s.model, "gpt-5.2-official");
+    }
+
+    #[test]
+    fn nested_and_flat_sections_both_work() {
+        let (a, _) = apply(json!({"codex": {"model": "m1"}}));
+        let (b, _) = apply(json!({"model": "m1"}));
+        assert_eq!(a.model, "m1");
+        assert_eq!(b.model, "m1");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_keeps_the_previous_value() {
+        let (s, p) = apply(json!({"timeoutSecs": "soon", "contextLines": 10, "temperature": 7}));
+        assert_eq!(s.timeout_secs, 120);
+        assert_eq!(s.context_lines, 10);
+        assert_eq!(s.temperature, None);
+        let keys: Vec<_> = p
+            .iter()
+            .filter_map(|x| match x {
+                SettingsProblem::BadValue { key, .. } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys, ["temperature", "timeoutSecs"]);
+        assert!(p[0].message().contains("`temperature`"));
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_but_not_shown() {
+        let (_, p) = apply(json!({"colour": "blue"}));
+        assert_eq!(
+            p,
+            vec![SettingsProblem::Unknown {
+                key: "colour".into()
+            }]
+        );
+        assert!(!p[0].is_user_facing());
+    }
+
+    #[test]
+    fn an_api_key_in_settings_is_refused_without_echoing_it() {
+        let (s, p) = apply(json!({"apiKey": "sk-proj-SENTINEL"}));
+        assert_eq!(
+            p,
+            vec![SettingsProblem::KeyInSettings {
+                key: "apiKey".into()
+            }]
+        );
+        assert!(!p[0].message().contains("SENTINEL"));
+        assert!(!format!("{s:?}").contains("SENTINEL"));
+    }
+
+    #[test]
+    fn user_actions_are_validated() {
+        let (s, p) = apply(
+            json!({"actions": [{"id": "i18n", "title": "Translate", "instruction": "Translate strings"}]}),
+        );
+        assert!(p.is_empty());
+        assert_eq!(s.actions[0].id, "i18n");
+        let (s, p) = apply(json!({"actions": [{"id": "fix", "title": "x", "instruction": "y"}]}));
+        assert!(s.actions.is_empty());
+        assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn base_url_must_be_http_or_https() {
+        let (s, p) = apply(json!({"baseUrl": "ftp://x"}));
+        assert_eq!(s.base_url, DEFAULT_BASE_URL);
+        assert_eq!(p.len(), 1);
+    }
+}

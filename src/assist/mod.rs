@@ -1,6 +1,7 @@
 //! The domain: actions, prompts, reading the model's answer, turning code into minimal
 //! edits, and the safety rules. No LSP or HTTP types in these signatures.
 
+pub mod actions;
 pub mod answer;
 pub mod confine;
 pub mod diff;
@@ -8,3 +9,4 @@ pub mod exclude;
 pub mod hidden;
 pub mod redact;
 pub mod sensitive;
+pub mod target;

@@ -1,1 +1,59 @@
-//! Protocol glue.
+//! Protocol glue: the `LanguageServer` implementation, text sync in wire order,
+//! capability negotiation, LSP <-> domain conversion, commands.
+
+pub mod capabilities;
+pub mod code_action;
+pub mod commands;
+mod dispatch;
+mod execute;
+pub mod from_proto;
+mod io;
+pub mod jobs;
+mod server;
+pub mod session;
+pub mod to_proto;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower_lsp_server::{LspService, Server};
+
+pub use session::{ServerEnv, Session};
+
+/// Handler futures in flight at once. The framework's default of 4 lets four slow
+/// requests stall everything behind them; model calls are capped separately.
+const CONCURRENCY: usize = 64;
+
+/// How long in-flight work may take to wind down after `exit` or stdin closing.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// Serves LSP on `input`/`output` until `exit` or end of input. Returns the process
+/// exit code: 0 after `shutdown`, 1 otherwise (LSP 3.17).
+pub async fn serve<I, O>(input: I, output: O, env: ServerEnv) -> i32
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
+    let session = Arc::new(Session::new(env));
+    let mut client_slot = None;
+    let (service, socket) = LspService::build(|client| {
+        client_slot = Some(client.clone());
+        server::Backend::new(client, session.clone())
+    })
+    .finish();
+    let Some(client) = client_slot else {
+        return 1;
+    };
+    let service = dispatch::Dispatch::new(service, session.clone(), client);
+    let input = io::EofSignal::new(input, session.jobs.all.clone());
+    let ended = session.jobs.all.clone();
+    let server = Server::new(input, output, socket).concurrency_level(CONCURRENCY);
+    tokio::select! {
+        () = server.serve(service) => {}
+        () = async { ended.cancelled().await; tokio::time::sleep(EXIT_GRACE).await } => {
+            tracing::warn!("in-flight work did not stop within {EXIT_GRACE:?}; exiting anyway");
+        }
+    }
+    if session.shutdown_requested() { 0 } else { 1 }
+}

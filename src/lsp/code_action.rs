@@ -1,0 +1,160 @@
+//! `textDocument/codeAction`: answers at once, never touches the network. Every action
+//! carries a `codex.runAction` command with `{uri, range, action, version}`.
+
+use serde_json::{Value, json};
+use tower_lsp_server::Client;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::ls_types::{
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse,
+    CodeActionTriggerKind, Command, Diagnostic, MessageType, Range,
+};
+
+use super::commands::RUN_ACTION;
+use super::from_proto;
+use super::session::Session;
+use crate::assist::actions::{self, ActionSpec};
+use crate::document::SyncStatus;
+
+/// The LSP error code for "syntactically fine, but it failed" (LSP 3.17 RequestFailed).
+pub const REQUEST_FAILED: i64 = -32803;
+
+pub fn request_failed(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::ServerError(REQUEST_FAILED),
+        message: message.into().into(),
+        data: None,
+    }
+}
+
+fn overlaps(a: &Range, b: &Range) -> bool {
+    let key = |p: &tower_lsp_server::ls_types::Position| (p.line, p.character);
+    key(&a.start) <= key(&b.end) && key(&b.start) <= key(&a.end)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    let first = s.lines().next().unwrap_or_default().trim();
+    if first.chars().count() > n {
+        format!("{}…", first.chars().take(n).collect::<String>())
+    } else {
+        first.to_owned()
+    }
+}
+
+struct Builder<'a> {
+    uri: &'a str,
+    range: Range,
+    version: i32,
+    /// Set where an edit needs consent the client cannot give by a question.
+    consent_by_choice: bool,
+}
+
+impl Builder<'_> {
+    fn action(
+        &self,
+        spec: &ActionSpec,
+        title: String,
+        diagnostic: Option<&Diagnostic>,
+    ) -> CodeActionOrCommand {
+        let mut args = json!({
+            "uri": self.uri, "range": self.range, "action": spec.id, "version": self.version,
+        });
+        let mut title = title;
+        if let Some(d) = diagnostic {
+            args["diagnostic"] = serde_json::to_value(d).unwrap_or(Value::Null);
+        }
+        if self.consent_by_choice && spec.outcome == actions::Outcome::Edit {
+            args["confirmed"] = Value::Bool(true);
+            title.push_str(" (edits a protected file)");
+        }
+        CodeActionOrCommand::CodeAction(CodeAction {
+            title: title.clone(),
+            kind: Some(CodeActionKind::from(spec.kind())),
+            diagnostics: diagnostic.map(|d| vec![d.clone()]),
+            command: Some(Command {
+                title,
+                command: RUN_ACTION.into(),
+                arguments: Some(vec![args]),
+            }),
+            ..Default::default()
+        })
+    }
+}
+
+pub async fn code_actions(
+    session: &Session,
+    client: &Client,
+    params: CodeActionParams,
+) -> Result<Option<CodeActionResponse>> {
+    let uri = params.text_document.uri.as_str();
+    let Some(snap) = session.docs.snapshot(uri) else {
+        return Ok(None);
+    };
+    if let SyncStatus::Desynced(reason) = &snap.status {
+        let msg = format!(
+            "Codex: {uri} is out of sync with the editor ({reason}); reopen it to use Codex actions"
+        );
+        client.show_message(MessageType::WARNING, msg.clone()).await;
+        return Err(request_failed(msg));
+    }
+    let target = session.target(uri);
+    if target.refusal.is_some() {
+        return Ok(Some(Vec::new()));
+    }
+    let settings = session.settings();
+    let caps = session.caps();
+    let b = Builder {
+        uri,
+        range: params.range,
+        version: snap.version,
+        consent_by_choice: target.sensitive.is_some() && !caps.show_message_request,
+    };
+    let mut out = Vec::new();
+    let fix = actions::lookup("fix", &[]);
+    for d in params
+        .context
+        .diagnostics
+        .iter()
+        .filter(|d| overlaps(&d.range, &params.range))
+    {
+        if let Some(spec) = &fix {
+            out.push(b.action(
+                spec,
+                format!("Codex: Fix “{}”", truncate(&d.message, 60)),
+                Some(d),
+            ));
+        }
+    }
+    let (s, e) = from_proto::char_range(&snap.text, params.range, caps.encoding);
+    // An empty selection offers the selection actions only when the user asked for the
+    // menu; VS Code asks automatically on every cursor move.
+    let automatic = params.context.trigger_kind == Some(CodeActionTriggerKind::AUTOMATIC);
+    if s < e || !automatic {
+        for id in actions::selection_action_ids(&settings.actions) {
+            if let Some(spec) = actions::lookup(&id, &settings.actions) {
+                out.push(b.action(&spec, spec.title.clone(), None));
+            }
+        }
+    }
+    let first = snap.text.char_to_line(s);
+    let last = snap.text.char_to_line(e);
+    let lines: Vec<String> = (first.saturating_sub(40)
+        ..=last.min(snap.text.len_lines().saturating_sub(1)))
+        .map(|i| snap.text.line(i).to_string())
+        .collect();
+    let base = first.saturating_sub(40);
+    let line_at = |i: usize| {
+        i.checked_sub(base)
+            .and_then(|j| lines.get(j))
+            .map(String::as_str)
+    };
+    if let Some((_, instruction)) = actions::find_codex_comment(line_at, first, last)
+        && let Some(spec) = actions::lookup("instruct", &[])
+    {
+        out.push(b.action(
+            &spec,
+            format!("Codex: Do “{}”", truncate(&instruction, 50)),
+            None,
+        ));
+    }
+    Ok(Some(out))
+}

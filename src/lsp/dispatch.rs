@@ -1,0 +1,194 @@
+//! A tower layer in front of `LspService`. The framework runs handlers concurrently
+//! (tower-lsp #284), but it calls `Service::call` for every message synchronously, in
+//! wire order. So text sync is applied here, inside `call`, before any later request's
+//! handler can start; cancellation is acted on here too, so it works even when every
+//! handler slot is busy; and `workspace/executeCommand` is run here, where the request
+//! id is known, so a job can be registered under it.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::{self, BoxFuture, FutureExt};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tower::Service;
+use tower_lsp_server::jsonrpc::{Error, Id, Request, Response};
+use tower_lsp_server::ls_types::{
+    DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
+    ExecuteCommandParams, MessageType,
+};
+use tower_lsp_server::{Client, ExitedError};
+
+use super::execute;
+use super::from_proto;
+use super::session::Session;
+use crate::document::SyncError;
+
+type Fut = BoxFuture<'static, Result<Option<Response>, ExitedError>>;
+
+pub struct Dispatch<S> {
+    inner: S,
+    session: Arc<Session>,
+    client: Client,
+}
+
+impl<S> Dispatch<S> {
+    pub fn new(inner: S, session: Arc<Session>, client: Client) -> Self {
+        Self {
+            inner,
+            session,
+            client,
+        }
+    }
+}
+
+/// The JSON rendering of a request id, the key jobs are registered under.
+pub fn id_key(id: &Id) -> String {
+    serde_json::to_string(id).unwrap_or_default()
+}
+
+fn params<T: DeserializeOwned>(req: &Request) -> Result<T, String> {
+    serde_json::from_value(req.params().cloned().unwrap_or(Value::Null)).map_err(|e| e.to_string())
+}
+
+impl<S> Service<Request> for Dispatch<S>
+where
+    S: Service<Request, Response = Option<Response>, Error = ExitedError, Future = Fut>,
+{
+    type Response = Option<Response>;
+    type Error = ExitedError;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        match req.method() {
+            "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose" => {
+                self.text_sync(&req);
+                future::ready(Ok(None)).boxed()
+            }
+            "$/cancelRequest" => {
+                if let Some(id) = req.params().and_then(|p| p.get("id")) {
+                    let key = serde_json::to_string(id).unwrap_or_default();
+                    if self.session.jobs.cancel_request(&key) {
+                        tracing::debug!(id = %key, "cancelled job");
+                    }
+                }
+                self.inner.call(req)
+            }
+            "window/workDoneProgress/cancel" => {
+                if let Some(tok) = req.params().and_then(|p| p.get("token")) {
+                    let key = progress_key(tok);
+                    if self.session.jobs.cancel_progress(&key) {
+                        tracing::debug!(token = %key, "cancelled job from its progress");
+                    }
+                }
+                future::ready(Ok(None)).boxed()
+            }
+            "workspace/executeCommand" if req.id().is_some() => self.execute_command(req),
+            "shutdown" => {
+                self.session.request_shutdown();
+                self.inner.call(req)
+            }
+            "exit" => {
+                self.session.jobs.cancel_all();
+                self.inner.call(req)
+            }
+            _ => self.inner.call(req),
+        }
+    }
+}
+
+/// Progress tokens are strings or integers; jobs know them by their JSON rendering
+/// without quotes for strings.
+pub fn progress_key(tok: &Value) -> String {
+    match tok {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl<S> Dispatch<S> {
+    fn text_sync(&self, req: &Request) {
+        if !self.session.is_initialized() {
+            tracing::warn!(
+                method = req.method(),
+                "text sync before initialize: ignored"
+            );
+            return;
+        }
+        let enc = self.session.caps().encoding;
+        let docs = &self.session.docs;
+        let result: Result<(), String> = match req.method() {
+            "textDocument/didOpen" => params::<DidOpenTextDocumentParams>(req).map(|p| {
+                let d = p.text_document;
+                tracing::debug!(uri = d.uri.as_str(), version = d.version, "didOpen");
+                docs.open(d.uri.as_str(), &d.text, d.version, &d.language_id);
+            }),
+            "textDocument/didChange" => params::<DidChangeTextDocumentParams>(req).and_then(|p| {
+                let uri = p.text_document.uri.as_str().to_owned();
+                let version = p.text_document.version;
+                tracing::trace!(uri, version, n = p.content_changes.len(), "didChange");
+                let changes: Vec<_> = p
+                    .content_changes
+                    .into_iter()
+                    .map(from_proto::text_change)
+                    .collect();
+                match docs.change(&uri, version, &changes, enc) {
+                    Ok(()) => Ok(()),
+                    Err(e @ (SyncError::BadRange(_) | SyncError::Desynced(_))) => {
+                        self.warn_user(format!(
+                            "codex-lsp: {uri} is out of sync ({e}); Codex actions on it are off \
+                             until it is reopened"
+                        ));
+                        Err(e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                }
+            }),
+            _ => params::<DidCloseTextDocumentParams>(req).and_then(|p| {
+                docs.close(p.text_document.uri.as_str())
+                    .map_err(|e| e.to_string())
+            }),
+        };
+        if let Err(e) = result {
+            tracing::warn!(method = req.method(), "text sync: {e}");
+        }
+    }
+
+    fn warn_user(&self, message: String) {
+        let client = self.client.clone();
+        tokio::spawn(async move { client.show_message(MessageType::WARNING, message).await });
+    }
+
+    fn execute_command(&self, req: Request) -> Fut {
+        let (_, id, p) = req.into_parts();
+        let Some(id) = id else {
+            return future::ready(Ok(None)).boxed();
+        };
+        let session = self.session.clone();
+        let client = self.client.clone();
+        async move {
+            let body = if !session.is_initialized() {
+                Err(Error {
+                    code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(-32002),
+                    message: "Server not initialized".into(),
+                    data: None,
+                })
+            } else if session.shutdown_requested() {
+                Err(Error::invalid_request())
+            } else {
+                match serde_json::from_value::<ExecuteCommandParams>(p.unwrap_or(Value::Null)) {
+                    Ok(p) => execute::handle(session, client, id_key(&id), p).await,
+                    Err(e) => Err(Error::invalid_params(format!(
+                        "workspace/executeCommand: {e}"
+                    ))),
+                }
+            };
+            Ok(Some(Response::from_parts(id, body)))
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,142 @@
+//! Long work leaves the request queue: every model call runs as a job with its own
+//! cancellation token, registered by request id and by progress token, so that
+//! `$/cancelRequest`, `window/workDoneProgress/cancel`, shutdown and stdin closing can
+//! stop it. Jobs on one file run one at a time (a chain never forks); jobs on
+//! different files run side by side, up to a global cap.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// At most this many model calls in flight at once (G10: bounded load).
+const MAX_MODEL_CALLS: usize = 16;
+
+pub struct Jobs {
+    /// Cancelled on shutdown/exit/stdin EOF; every job token is its child.
+    pub all: CancellationToken,
+    by_request: Mutex<HashMap<String, CancellationToken>>,
+    by_progress: Mutex<HashMap<String, CancellationToken>>,
+    file_locks: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    pub model_calls: Arc<Semaphore>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        Self {
+            all: CancellationToken::new(),
+            by_request: Mutex::default(),
+            by_progress: Mutex::default(),
+            file_locks: Mutex::default(),
+            model_calls: Arc::new(Semaphore::new(MAX_MODEL_CALLS)),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes the job's registrations when the job ends, however it ends.
+pub struct JobGuard<'a> {
+    jobs: &'a Jobs,
+    request: String,
+    progress: Option<String>,
+    pub token: CancellationToken,
+}
+
+impl Drop for JobGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.jobs.by_request).remove(&self.request);
+        if let Some(p) = &self.progress {
+            lock(&self.jobs.by_progress).remove(p);
+        }
+    }
+}
+
+impl JobGuard<'_> {
+    pub fn set_progress_token(&mut self, token: String) {
+        lock(&self.jobs.by_progress).insert(token.clone(), self.token.clone());
+        self.progress = Some(token);
+    }
+}
+
+impl Jobs {
+    /// Registers a job for the request with this (JSON-rendered) id.
+    pub fn start(&self, request_id: String) -> JobGuard<'_> {
+        let token = self.all.child_token();
+        lock(&self.by_request).insert(request_id.clone(), token.clone());
+        JobGuard {
+            jobs: self,
+            request: request_id,
+            progress: None,
+            token,
+        }
+    }
+
+    pub fn cancel_request(&self, request_id: &str) -> bool {
+        lock(&self.by_request)
+            .get(request_id)
+            .map(CancellationToken::cancel)
+            .is_some()
+    }
+
+    pub fn cancel_progress(&self, token: &str) -> bool {
+        lock(&self.by_progress)
+            .get(token)
+            .map(CancellationToken::cancel)
+            .is_some()
+    }
+
+    pub fn cancel_all(&self) {
+        self.all.cancel();
+    }
+
+    /// Waits for this file's turn. Entries are never removed: one small mutex per
+    /// file acted on in this session.
+    pub async fn lock_file(&self, key: &str) -> OwnedMutexGuard<()> {
+        let m = lock(&self.file_locks)
+            .entry(key.to_owned())
+            .or_default()
+            .clone();
+        m.lock_owned().await
+    }
+
+    pub fn in_flight(&self) -> usize {
+        lock(&self.by_request).len()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancel_by_request_and_progress_and_cleanup() {
+        let jobs = Jobs::default();
+        {
+            let mut g = jobs.start("7".into());
+            g.set_progress_token("tok".into());
+            assert!(jobs.cancel_progress("tok"));
+            assert!(g.token.is_cancelled());
+        }
+        assert!(!jobs.cancel_request("7"), "unregistered when the job ended");
+        let g = jobs.start("8".into());
+        jobs.cancel_all();
+        assert!(g.token.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn one_file_at_a_time_but_files_independent() {
+        let jobs = Jobs::default();
+        let a = jobs.lock_file("a").await;
+        let _b = jobs.lock_file("b").await; // does not wait for a
+        let second_a = jobs.lock_file("a");
+        tokio::pin!(second_a);
+        assert!(futures_util::poll!(&mut second_a).is_pending());
+        drop(a);
+        let _ = second_a.await;
+    }
+}

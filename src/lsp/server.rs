@@ -1,0 +1,151 @@
+//! The `LanguageServer` implementation: thin handlers that parse, call the domain, and
+//! convert. Text sync and `workspace/executeCommand` are handled in `dispatch`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::{
+    CodeActionParams, CodeActionResponse, ConfigurationItem, DidChangeConfigurationParams,
+    DidChangeWorkspaceFoldersParams, InitializeParams, InitializeResult, InitializedParams,
+    MessageType, ServerInfo, Uri, WorkspaceFolder,
+};
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::capabilities::{ClientCaps, server_capabilities};
+use super::code_action;
+use super::session::Session;
+use crate::settings::{Settings, SettingsProblem};
+
+pub struct Backend {
+    client: Client,
+    session: Arc<Session>,
+    /// Problems found in `initializationOptions`, shown once the client can hear them.
+    startup_problems: std::sync::Mutex<Vec<SettingsProblem>>,
+}
+
+impl Backend {
+    pub fn new(client: Client, session: Arc<Session>) -> Self {
+        Self {
+            client,
+            session,
+            startup_problems: std::sync::Mutex::default(),
+        }
+    }
+
+    async fn report(&self, problems: Vec<SettingsProblem>) {
+        for p in problems {
+            tracing::warn!("{}", p.message());
+            if p.is_user_facing() {
+                self.client
+                    .show_message(MessageType::WARNING, p.message())
+                    .await;
+            }
+        }
+    }
+
+    /// Pulls the `codex` section where the client supports `workspace/configuration`.
+    async fn pull_settings(&self) {
+        let item = ConfigurationItem {
+            scope_uri: None,
+            section: Some("codex".into()),
+        };
+        match self.client.configuration(vec![item]).await {
+            Ok(values) => {
+                if let Some(section) = values.first().and_then(Settings::section) {
+                    let problems = self.session.update_settings(section);
+                    self.report(problems).await;
+                }
+            }
+            Err(e) => tracing::debug!("workspace/configuration failed: {e}"),
+        }
+    }
+}
+
+fn folder_paths(folders: &[WorkspaceFolder]) -> Vec<PathBuf> {
+    folders.iter().filter_map(|f| uri_path(&f.uri)).collect()
+}
+
+pub fn uri_path(uri: &Uri) -> Option<PathBuf> {
+    uri.to_file_path().map(|p| p.into_owned())
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let caps = ClientCaps::resolve(&params.capabilities);
+        self.session.set_caps(caps);
+        #[allow(deprecated)] // rootUri is what older clients (Neovim 0.7, eglot) send
+        let folders = match (&params.workspace_folders, &params.root_uri) {
+            (Some(f), _) if !f.is_empty() => folder_paths(f),
+            (_, Some(root)) => uri_path(root).into_iter().collect(),
+            _ => Vec::new(),
+        };
+        self.session.set_folders(folders);
+        if let Some(section) = params
+            .initialization_options
+            .as_ref()
+            .and_then(Settings::section)
+        {
+            let problems = self.session.update_settings(section);
+            *self
+                .startup_problems
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = problems;
+        }
+        self.session.mark_initialized();
+        tracing::info!(encoding = caps.encoding.as_str(), "initialized");
+        Ok(InitializeResult {
+            capabilities: server_capabilities(caps.encoding),
+            server_info: Some(ServerInfo {
+                name: "codex-lsp".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let problems = std::mem::take(
+            &mut *self
+                .startup_problems
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.report(problems).await;
+        if self.session.caps().configuration {
+            self.pull_settings().await;
+        }
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.session.request_shutdown();
+        Ok(())
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let nested = params.settings.get("codex").is_some_and(Value::is_object);
+        let flat = params.settings.as_object().is_some_and(|o| !o.is_empty());
+        if nested || (flat && !self.session.caps().configuration) {
+            if let Some(section) = Settings::section(&params.settings) {
+                let problems = self.session.update_settings(section);
+                self.report(problems).await;
+            }
+        } else if self.session.caps().configuration {
+            // `{settings: null}` (or another server's section): the signal to pull
+            self.pull_settings().await;
+        }
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let mut folders = self.session.folders();
+        let removed = folder_paths(&params.event.removed);
+        folders.retain(|f| !removed.contains(f));
+        folders.extend(folder_paths(&params.event.added));
+        self.session.set_folders(folders);
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        code_action::code_actions(&self.session, &self.client, params).await
+    }
+}
