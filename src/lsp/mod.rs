@@ -46,7 +46,7 @@ where
         return 1;
     };
     let service = dispatch::Dispatch::new(service, session.clone(), client);
-    let input = io::EofSignal::new(input, session.jobs.all.clone());
+    let input = io::FrameGuard::new(io::EofSignal::new(input, session.jobs.all.clone()));
     let ended = session.jobs.all.clone();
     let server = Server::new(input, output, socket).concurrency_level(CONCURRENCY);
     tokio::select! {

@@ -1,0 +1,1 @@
+//! fake Responses server (filled later)

@@ -1,0 +1,577 @@
+//! A typed LSP test client that drives the real `codex-lsp` binary over stdio, the way
+//! an editor does: Content-Length framing, requests with ids, notifications, and
+//! scripted answers to the server's own requests (applyEdit, progress, questions).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fake;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{Notify, oneshot};
+
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the fake editor answers `workspace/applyEdit`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApplyPolicy {
+    /// Apply to the mirror, send `didChange`, answer `applied: true`.
+    Apply,
+    /// Answer `applied: false` with this reason.
+    Refuse(String),
+}
+
+/// Everything the server sent that was not a response.
+#[derive(Default)]
+pub struct Inbox {
+    pub notifications: Vec<(String, Value)>,
+    pub requests: Vec<(String, Value)>,
+}
+
+pub struct Script {
+    pub apply: ApplyPolicy,
+    /// Answer to `window/showMessageRequest`: Some(title) picks that action,
+    /// None answers null (dismissed); `Err` answers with an error.
+    pub question: Result<Option<String>, i64>,
+    /// Answer to `workspace/configuration`.
+    pub configuration: Value,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Self {
+            apply: ApplyPolicy::Apply,
+            question: Ok(None),
+            configuration: json!([null]),
+        }
+    }
+}
+
+/// The editor's copy of an open document (UTF-16 positions, like VS Code).
+#[derive(Clone, Debug)]
+pub struct Mirror {
+    pub text: String,
+    pub version: i32,
+}
+
+struct Shared {
+    pending: Mutex<HashMap<i64, oneshot::Sender<Value>>>,
+    inbox: Mutex<Inbox>,
+    script: Mutex<Script>,
+    docs: Mutex<HashMap<String, Mirror>>,
+    changed: Notify,
+    stdin: tokio::sync::Mutex<Option<ChildStdin>>,
+}
+
+pub struct TestClient {
+    pub child: Child,
+    shared: Arc<Shared>,
+    next_id: Mutex<i64>,
+    pub stderr: Arc<Mutex<String>>,
+    pub dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+}
+
+pub fn frame(msg: &Value) -> Vec<u8> {
+    let body = serde_json::to_vec(msg).unwrap();
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend(body);
+    out
+}
+
+/// Converts a char offset in `text` to an LSP position in UTF-16 units.
+pub fn utf16_pos(text: &str, offset: usize) -> Value {
+    let before: String = text.chars().take(offset).collect();
+    let line = before.matches('\n').count();
+    let col: usize = before
+        .rsplit('\n')
+        .next()
+        .unwrap_or("")
+        .encode_utf16()
+        .count();
+    json!({"line": line, "character": col})
+}
+
+/// Converts an LSP UTF-16 position to a char offset in `text`.
+pub fn utf16_offset(text: &str, pos: &Value) -> usize {
+    let line = pos["line"].as_u64().unwrap() as usize;
+    let col = pos["character"].as_u64().unwrap() as usize;
+    let mut offset = 0;
+    for (i, l) in text.split('\n').enumerate() {
+        if i == line {
+            let mut units = 0;
+            for (j, c) in l.chars().enumerate() {
+                if units >= col {
+                    return offset + j;
+                }
+                units += c.len_utf16();
+            }
+            return offset + l.chars().count();
+        }
+        offset += l.chars().count() + 1;
+    }
+    offset
+}
+
+pub fn range_of(text: &str, needle: &str) -> Value {
+    let byte = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in text"));
+    let s = text[..byte].chars().count();
+    let e = s + needle.chars().count();
+    json!({"start": utf16_pos(text, s), "end": utf16_pos(text, e)})
+}
+
+fn apply_text_edits(text: &str, edits: &[Value]) -> String {
+    let mut spans: Vec<(usize, usize, String)> = edits
+        .iter()
+        .map(|e| {
+            (
+                utf16_offset(text, &e["range"]["start"]),
+                utf16_offset(text, &e["range"]["end"]),
+                e["newText"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    spans.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut chars: Vec<char> = text.chars().collect();
+    for (s, e, t) in spans {
+        chars.splice(s..e, t.chars());
+    }
+    chars.into_iter().collect()
+}
+
+pub struct Options {
+    pub env: Vec<(String, String)>,
+    pub capabilities: Value,
+    pub initialization_options: Value,
+    pub workspace: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            env: Vec::new(),
+            capabilities: vscode_capabilities(),
+            initialization_options: json!({}),
+            workspace: None,
+        }
+    }
+}
+
+pub fn vscode_capabilities() -> Value {
+    json!({
+        "window": {"workDoneProgress": true, "showMessage": {"messageActionItem": {"additionalPropertiesSupport": true}},
+                   "showDocument": {"support": true}},
+        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false, "applyEdit": true},
+        "textDocument": {"codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "refactor"]}}}},
+        "general": {"positionEncodings": ["utf-16"]}
+    })
+}
+
+pub fn helix_capabilities() -> Value {
+    json!({
+        "workspace": {"workspaceEdit": {"documentChanges": true}, "applyEdit": true},
+        "general": {"positionEncodings": ["utf-8", "utf-32", "utf-16"]}
+    })
+}
+
+impl TestClient {
+    /// Spawns the binary, initializes it and sends `initialized`.
+    pub async fn start(opts: Options) -> (Self, Value) {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = opts
+            .workspace
+            .clone()
+            .unwrap_or_else(|| dir.path().join("ws"));
+        std::fs::create_dir_all(&workspace).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex-lsp"));
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("CODEX_LSP_API_KEY")
+            .env_remove("CODEX_LSP_BASE_URL")
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("HOME", dir.path())
+            .env("CODEX_LSP_LOG", "trace");
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let shared = Arc::new(Shared {
+            pending: Mutex::default(),
+            inbox: Mutex::default(),
+            script: Mutex::default(),
+            docs: Mutex::default(),
+            changed: Notify::new(),
+            stdin: tokio::sync::Mutex::new(Some(stdin)),
+        });
+        let err_buf = Arc::new(Mutex::new(String::new()));
+        let eb = err_buf.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut b = eb.lock().unwrap();
+                b.push_str(&l);
+                b.push('\n');
+            }
+        });
+        tokio::spawn(read_loop(BufReader::new(stdout), shared.clone()));
+        let client = Self {
+            child,
+            shared,
+            next_id: Mutex::new(0),
+            stderr: err_buf,
+            dir,
+        };
+        let root = format!("file://{}", workspace.display());
+        let init = client
+            .request(
+                "initialize",
+                json!({
+                    "processId": null,
+                    "rootUri": root,
+                    "workspaceFolders": [{"uri": root, "name": "ws"}],
+                    "capabilities": opts.capabilities,
+                    "initializationOptions": opts.initialization_options,
+                }),
+            )
+            .await
+            .expect("initialize");
+        client.notify("initialized", json!({})).await;
+        (client, init)
+    }
+
+    pub fn workspace(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+
+    pub fn uri_of(&self, rel: &str) -> String {
+        format!("file://{}", self.workspace().join(rel).display())
+    }
+
+    pub fn script(&self, f: impl FnOnce(&mut Script)) {
+        f(&mut self.shared.script.lock().unwrap());
+    }
+
+    pub async fn write_raw(&self, bytes: &[u8]) {
+        let mut w = self.shared.stdin.lock().await;
+        let w = w.as_mut().expect("stdin is open");
+        w.write_all(bytes).await.unwrap();
+        w.flush().await.unwrap();
+    }
+
+    /// Closes the server's stdin, as an editor that dies does.
+    pub async fn close_stdin(&self) -> bool {
+        self.shared.stdin.lock().await.take().is_some()
+    }
+
+    pub async fn send(&self, msg: Value) {
+        self.write_raw(&frame(&msg)).await;
+    }
+
+    pub async fn notify(&self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .await;
+    }
+
+    /// Sends a request and returns its id and a receiver for the response.
+    pub async fn send_request(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> (i64, oneshot::Receiver<Value>) {
+        let id = {
+            let mut n = self.next_id.lock().unwrap();
+            let id = *n;
+            *n += 1;
+            id
+        };
+        let (tx, rx) = oneshot::channel();
+        self.shared.pending.lock().unwrap().insert(id, tx);
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        (id, rx)
+    }
+
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let (_, rx) = self.send_request(method, params).await;
+        let msg = tokio::time::timeout(TIMEOUT, rx)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no response to {method} in {TIMEOUT:?}; stderr:\n{}",
+                    self.stderr_tail()
+                )
+            })
+            .unwrap();
+        into_result(msg)
+    }
+
+    pub async fn open(&self, rel: &str, text: &str, language: &str) -> String {
+        let uri = self.uri_of(rel);
+        if let Some(parent) = self.workspace().join(rel).parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(self.workspace().join(rel), text).unwrap();
+        self.shared.docs.lock().unwrap().insert(
+            uri.clone(),
+            Mirror {
+                text: text.to_owned(),
+                version: 1,
+            },
+        );
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
+        )
+        .await;
+        uri
+    }
+
+    pub fn mirror(&self, uri: &str) -> Mirror {
+        self.shared.docs.lock().unwrap()[uri].clone()
+    }
+
+    /// Replaces `range` (UTF-16) in the mirror and tells the server, like typing.
+    pub async fn edit(&self, uri: &str, range: Value, text: &str) {
+        let version = {
+            let mut docs = self.shared.docs.lock().unwrap();
+            let m = docs.get_mut(uri).unwrap();
+            m.text = apply_text_edits(&m.text, &[json!({"range": range, "newText": text})]);
+            m.version += 1;
+            m.version
+        };
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version},
+                   "contentChanges": [{"range": range, "text": text}]}),
+        )
+        .await;
+    }
+
+    pub fn inbox<T>(&self, f: impl FnOnce(&Inbox) -> T) -> T {
+        f(&self.shared.inbox.lock().unwrap())
+    }
+
+    pub fn notifications(&self, method: &str) -> Vec<Value> {
+        self.inbox(|i| {
+            i.notifications
+                .iter()
+                .filter(|(m, _)| m == method)
+                .map(|(_, p)| p.clone())
+                .collect()
+        })
+    }
+
+    pub fn server_requests(&self, method: &str) -> Vec<Value> {
+        self.inbox(|i| {
+            i.requests
+                .iter()
+                .filter(|(m, _)| m == method)
+                .map(|(_, p)| p.clone())
+                .collect()
+        })
+    }
+
+    /// Waits until `pred` holds for the inbox.
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&Inbox) -> bool) {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let notified = self.shared.changed.notified();
+            if self.inbox(&pred) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "timed out waiting for {what}; stderr tail:\n{}",
+                    self.stderr_tail()
+                );
+            }
+        }
+    }
+
+    pub fn stderr_tail(&self) -> String {
+        let s = self.stderr.lock().unwrap();
+        let start = s.len().saturating_sub(3000);
+        s[s.floor_char_boundary(start)..].to_owned()
+    }
+
+    pub fn user_messages(&self) -> Vec<String> {
+        self.notifications("window/showMessage")
+            .iter()
+            .map(|p| p["message"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// shutdown + exit; returns the exit code.
+    pub async fn shutdown(mut self) -> i32 {
+        let r = self.request("shutdown", Value::Null).await;
+        assert!(r.is_ok(), "shutdown failed: {r:?}");
+        self.notify("exit", Value::Null).await;
+        let status = tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .expect("process exits within 5 s of exit")
+            .unwrap();
+        status.code().unwrap_or(-1)
+    }
+}
+
+fn into_result(msg: Value) -> Result<Value, RpcError> {
+    if let Some(e) = msg.get("error") {
+        Err(RpcError {
+            code: e["code"].as_i64().unwrap_or(0),
+            message: e["message"].as_str().unwrap_or_default().to_owned(),
+        })
+    } else {
+        Ok(msg.get("result").cloned().unwrap_or(Value::Null))
+    }
+}
+
+async fn read_frame<R: AsyncBufReadExt + Unpin>(r: &mut R) -> Option<Value> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.strip_prefix("Content-Length:") {
+            len = v.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; len?];
+    r.read_exact(&mut body).await.ok()?;
+    serde_json::from_slice(&body).ok()
+}
+
+async fn read_loop<R: AsyncBufReadExt + Unpin>(mut r: R, shared: Arc<Shared>) {
+    while let Some(msg) = read_frame(&mut r).await {
+        let method = msg.get("method").and_then(Value::as_str).map(str::to_owned);
+        match (method, msg.get("id")) {
+            (None, Some(id)) => {
+                if let Some(tx) = id
+                    .as_i64()
+                    .and_then(|id| shared.pending.lock().unwrap().remove(&id))
+                {
+                    let _ = tx.send(msg.clone());
+                }
+            }
+            (Some(m), Some(id)) => {
+                let params = msg.get("params").cloned().unwrap_or(Value::Null);
+                shared
+                    .inbox
+                    .lock()
+                    .unwrap()
+                    .requests
+                    .push((m.clone(), params.clone()));
+                let reply = answer(&shared, &m, &params).await;
+                let mut out = json!({"jsonrpc": "2.0", "id": id});
+                match reply {
+                    Ok(v) => out["result"] = v,
+                    Err(code) => {
+                        out["error"] = json!({"code": code, "message": "declined by the test"})
+                    }
+                }
+                if let Some(w) = shared.stdin.lock().await.as_mut() {
+                    let _ = w.write_all(&frame(&out)).await;
+                    let _ = w.flush().await;
+                }
+            }
+            (Some(m), None) => {
+                let params = msg.get("params").cloned().unwrap_or(Value::Null);
+                shared.inbox.lock().unwrap().notifications.push((m, params));
+            }
+            _ => {}
+        }
+        shared.changed.notify_waiters();
+    }
+}
+
+async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, i64> {
+    match method {
+        "workspace/applyEdit" => {
+            let policy = shared.script.lock().unwrap().apply.clone();
+            if let ApplyPolicy::Refuse(reason) = policy {
+                return Ok(json!({"applied": false, "failureReason": reason}));
+            }
+            let edit = &params["edit"];
+            let (uri, version, edits) = if let Some(dc) = edit.get("documentChanges") {
+                let e = &dc[0];
+                (
+                    e["textDocument"]["uri"].as_str().unwrap().to_owned(),
+                    e["textDocument"]["version"].as_i64(),
+                    e["edits"].as_array().unwrap().clone(),
+                )
+            } else {
+                let (uri, edits) = edit["changes"].as_object().unwrap().iter().next().unwrap();
+                (uri.clone(), None, edits.as_array().unwrap().clone())
+            };
+            let (text, new_version) = {
+                let mut docs = shared.docs.lock().unwrap();
+                let Some(m) = docs.get_mut(&uri) else {
+                    return Ok(json!({"applied": false, "failureReason": "unknown document"}));
+                };
+                if let Some(v) = version
+                    && v != i64::from(m.version)
+                {
+                    return Ok(
+                        json!({"applied": false, "failureReason": "outdated workspace edit"}),
+                    );
+                }
+                m.text = apply_text_edits(&m.text, &edits);
+                m.version += 1;
+                (m.text.clone(), m.version)
+            };
+            // like Helix: the didChange goes out before the reply
+            let change = frame(
+                &json!({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                "params": {"textDocument": {"uri": uri, "version": new_version}, "contentChanges": [{"text": text}]}}),
+            );
+            let reply = Ok(json!({"applied": true}));
+            if let Some(w) = shared.stdin.lock().await.as_mut() {
+                let _ = w.write_all(&change).await;
+            }
+            reply
+        }
+        "window/workDoneProgress/create" => Ok(Value::Null),
+        "window/showMessageRequest" => {
+            let q = shared.script.lock().unwrap().question.clone();
+            match q {
+                Ok(Some(title)) => Ok(json!({"title": title})),
+                Ok(None) => Ok(Value::Null),
+                Err(code) => Err(code),
+            }
+        }
+        "workspace/configuration" => Ok(shared.script.lock().unwrap().configuration.clone()),
+        "window/showDocument" => Ok(json!({"success": true})),
+        _ => Err(-32601),
+    }
+}
+
+pub fn write_file(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
