@@ -343,3 +343,33 @@ async fn connection_reset_is_retried_then_reported() {
     assert!(matches!(e, OpenAiError::Connect { .. }), "{e:?}");
     assert_eq!(server.rec.count(), 2);
 }
+
+/// C-6: a TLS failure (here: https:// to a plain-HTTP port) is reported, not retried.
+#[tokio::test]
+async fn tls_failure_not_retried() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let acc2 = accepted.clone();
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut sock, _)) = listener.accept().await {
+            acc2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = sock
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let mut cfg = test_config(&format!("https://{addr}/v1"));
+    cfg.max_retries = 2;
+    let client = ResponsesClient::new(cfg).unwrap();
+    let e = client
+        .create(&request(false), &CancellationToken::new(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OpenAiError::Tls { .. }), "{e:?}");
+    assert!(!e.is_retryable());
+    assert!(e.user_message().contains("https://"));
+    assert_clean(&e);
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

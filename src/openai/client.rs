@@ -70,7 +70,7 @@ pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, OpenAiE
 /// Checks the scheme and host and returns `{base}/responses`.
 pub fn responses_endpoint(base_url: &str) -> Result<Url, OpenAiError> {
     let invalid = |reason: &str| OpenAiError::InvalidBaseUrl {
-        url: clean_message(base_url),
+        url: display_url(base_url),
         reason: reason.to_owned(),
     };
     let trimmed = base_url.trim();
@@ -87,6 +87,20 @@ pub fn responses_endpoint(base_url: &str) -> Result<Url, OpenAiError> {
     }
     let joined = format!("{}/responses", trimmed.trim_end_matches('/'));
     Url::parse(&joined).map_err(|e| invalid(&e.to_string()))
+}
+
+/// A base URL fit for messages and reports: any `user:password@` part is removed.
+pub fn display_url(base_url: &str) -> String {
+    match Url::parse(base_url.trim()) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            // Only fails for URLs that cannot have credentials, which these do.
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            clean_message(u.as_str())
+        }
+        Ok(u) => clean_message(u.as_str()),
+        Err(_) => clean_message(base_url),
+    }
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -471,31 +485,62 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn transport_error(e: &reqwest::Error, key: &ApiKey) -> AttemptError {
-    let message = clean_message_with_key(&e.to_string(), Some(key));
-    let err = if e.is_timeout() {
-        OpenAiError::Timeout {
-            what: if e.is_connect() {
-                "connection"
-            } else {
-                "response"
-            },
-        }
+    if e.is_timeout() {
+        let what = if e.is_connect() {
+            "connection"
+        } else {
+            "response"
+        };
+        return AttemptError {
+            err: OpenAiError::Timeout { what },
+            retry: true,
+            hint: None,
+        };
+    }
+    if let Some(tls) = tls_cause(e) {
+        return AttemptError::fatal(OpenAiError::Tls {
+            message: clean_message_with_key(&tls, Some(key)),
+        });
+    }
+    // Refused, reset, DNS: the request was not processed, so resending is safe. The
+    // root cause ("Connection refused") is what a person can act on.
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let message = if std::ptr::addr_eq(root, e as &dyn std::error::Error) {
+        e.to_string()
     } else {
-        // Connection refused/reset, DNS, TLS: the request may not have been processed.
-        let detail = std::error::Error::source(e)
-            .map(|s| clean_message_with_key(&s.to_string(), Some(key)))
-            .filter(|s| !s.is_empty())
-            .map(|s| format!("{message}: {s}"))
-            .unwrap_or(message);
-        OpenAiError::Connect {
-            message: clean_message(&detail),
-        }
+        root.to_string()
     };
     AttemptError {
-        err,
+        err: OpenAiError::Connect {
+            message: clean_message_with_key(&message, Some(key)),
+        },
         retry: true,
         hint: None,
     }
+}
+
+/// The rustls error somewhere in the chain, if any. `io::Error`s wrap it (sometimes
+/// twice) and their `source()` skips the payload, so look inside them explicitly.
+fn tls_cause(e: &reqwest::Error) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // Bounded: error chains are short; a cycle must not hang us.
+    for _ in 0..32 {
+        let err = cur?;
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t.to_string());
+        }
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => std::error::Error::source(io),
+            },
+            None => err.source(),
+        };
+    }
+    None
 }
 
 async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
@@ -612,9 +657,10 @@ mod tests {
             responses_endpoint("not a url"),
             Err(OpenAiError::InvalidBaseUrl { .. })
         ));
-        assert!(matches!(
-            responses_endpoint("https://u:p@h/v1"),
-            Err(OpenAiError::InvalidBaseUrl { .. })
-        ));
+        match responses_endpoint("https://user:hunter2@h/v1") {
+            Err(OpenAiError::InvalidBaseUrl { url, .. }) => assert!(!url.contains("hunter2")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(display_url("https://u:p@h/v1"), "https://h/v1");
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use tokio_util::sync::CancellationToken;
 
-use super::client::{ClientConfig, ResponsesClient};
+use super::client::{ClientConfig, ResponsesClient, display_url};
 use super::error::OpenAiError;
 use super::key::KeySource;
 use super::types::{CreateResponse, Reasoning};
@@ -18,7 +18,7 @@ pub async fn doctor(
     out: &mut String,
 ) -> bool {
     // Writing to a String cannot fail; the results are ignored for that reason.
-    let _ = writeln!(out, "base URL: {}", cfg.base_url);
+    let _ = writeln!(out, "base URL: {}", display_url(&cfg.base_url));
     let _ = writeln!(out, "model:    {model}");
     let key_line = match (&cfg.api_key, key_source) {
         (Some(_), Some(src)) => format!("set (from {src})"),

@@ -65,6 +65,9 @@ pub enum OpenAiError {
     Cancelled,
     #[error("connection failed: {message}")]
     Connect { message: String },
+    /// TLS handshake or certificate failure: retrying the same handshake will not help.
+    #[error("TLS failure: {message}")]
+    Tls { message: String },
     #[error("unexpected response: {message}")]
     UnexpectedResponse { message: String },
     /// The event stream could not be parsed (non-JSON data, missing payload).
@@ -185,6 +188,10 @@ impl OpenAiError {
             Self::Connect { message } => {
                 format!("Could not reach the gateway ({message}): check baseUrl and the network.")
             }
+            Self::Tls { message } => format!(
+                "The secure connection to the gateway failed ({message}): check that baseUrl \
+                 uses https:// only for a TLS port and that the gateway's certificate is valid."
+            ),
             Self::UnexpectedResponse { message } => {
                 format!("Unexpected gateway response: {message}. Check baseUrl.")
             }
