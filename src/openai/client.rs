@@ -176,8 +176,13 @@ impl ResponsesClient {
     }
 
     /// One `POST {base_url}/responses`, retried per policy. Streams when `req.stream`
-    /// (calling `on_event` for every event), else parses the JSON body. Returns only a
-    /// completed response; cancelling `cancel` drops the HTTP request at once.
+    /// (calling `on_event` for every event, terminal ones included), else parses the JSON
+    /// body. Returns only a completed response; cancelling `cancel` drops the HTTP request
+    /// at once and returns `Cancelled`.
+    ///
+    /// Retries never follow streamed output: an attempt that already produced a
+    /// `TextDelta`/`FunctionArgsDelta` is never resent, so progress text is never
+    /// duplicated. A resent attempt may repeat `Created`/`Other` events.
     pub async fn create(
         &self,
         req: &CreateResponse,
@@ -388,8 +393,8 @@ impl ResponsesClient {
                     } => {
                         return Err(classified(
                             ApiErrorInfo {
-                                // An in-stream status is advisory; only a real HTTP status
-                                // maps by number (401/429...), so keep 4xx/5xx ones.
+                                // The nested shape carries the HTTP status the error would
+                                // have had; classify by it like a real answer.
                                 status: status.filter(|s| *s >= 400),
                                 code,
                                 kind,
@@ -410,17 +415,23 @@ impl ResponsesClient {
 /// A clean terminal failure (`response.failed`, `error`) is retried per its class unless
 /// the user may already have seen output from this attempt.
 fn classified(info: ApiErrorInfo, progress: &Progress) -> AttemptError {
-    let hint = info.retry_after;
-    let err = info.classify();
-    let hint = hint.or(match &err {
-        OpenAiError::RateLimited { retry_after, .. } => *retry_after,
-        _ => None,
-    });
+    let (err, hint) = classify_with_hint(info);
     AttemptError {
         retry: err.is_retryable() && !progress.output,
         err,
         hint,
     }
+}
+
+/// The header hint, else the one a rate-limit message carried ("try again in 1.5s").
+fn classify_with_hint(info: ApiErrorInfo) -> (OpenAiError, Option<Duration>) {
+    let header_hint = info.retry_after;
+    let err = info.classify();
+    let hint = header_hint.or(match &err {
+        OpenAiError::RateLimited { retry_after, .. } => *retry_after,
+        _ => None,
+    });
+    (err, hint)
 }
 
 /// The connection dropped or the stream ended early: resend only if nothing arrived.
@@ -605,8 +616,7 @@ async fn error_response(
     if info.message.is_empty() {
         info.message = format!("HTTP {status}");
     }
-    let hint = info.retry_after;
-    let err = info.classify();
+    let (err, hint) = classify_with_hint(info);
     let by_status = retry::status_is_retryable(status)
         && !matches!(
             err,

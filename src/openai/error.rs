@@ -300,7 +300,9 @@ impl ApiErrorInfo {
         match self.status {
             Some(s @ (401 | 403)) => OpenAiError::Auth { status: s, message },
             Some(429) => OpenAiError::RateLimited {
-                retry_after: self.retry_after,
+                retry_after: self
+                    .retry_after
+                    .or_else(|| super::retry::parse_try_again_in(&message)),
                 message,
             },
             Some(s @ (408 | 409 | 500..=599)) => OpenAiError::Server {
