@@ -1,0 +1,676 @@
+//! HTTP transport for `POST {base_url}/responses`: auth, timeouts, cancellation, retries.
+//! Parsing lives in `sse.rs`/`types.rs`; this file only moves bytes and decides.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, LOCATION};
+use reqwest::{Response, Url};
+use serde::Deserialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::error::{ApiErrorInfo, OpenAiError, clean_message, clean_message_with_key};
+use super::key::ApiKey;
+use super::retry;
+use super::sse::{SseDecoder, StreamEvent};
+use super::types::{CreateResponse, ResponseObject};
+
+/// Error bodies are read up to this size; the rest is irrelevant to a message.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// A non-streaming JSON response larger than this is refused rather than buffered.
+const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub api_key: Option<ApiKey>,
+    /// Bound on one attempt, from sending to the terminal event.
+    pub timeout: Duration,
+    /// Bound between two SSE events; `:` keep-alive comments do not count.
+    pub idle_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Retries after the first attempt (attempts = max_retries + 1).
+    pub max_retries: u32,
+    /// The longest server-requested wait we honour; a longer hint fails at once.
+    pub max_retry_wait: Duration,
+}
+
+impl ClientConfig {
+    /// Defaults from INTERFACE.md / reliability.md §4.3.
+    pub fn new(base_url: impl Into<String>, api_key: Option<ApiKey>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key,
+            timeout: Duration::from_secs(120),
+            idle_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 2,
+            max_retry_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The only place a `reqwest::Client` is built (clippy.toml forbids the others): the
+/// ring provider must be installed first, and redirects are never followed so the key is
+/// never replayed to another host.
+#[allow(clippy::disallowed_methods)]
+pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, OpenAiError> {
+    // Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| OpenAiError::ClientSetup {
+            message: clean_message(&e.to_string()),
+        })
+}
+
+/// Checks the scheme and host and returns `{base}/responses`.
+pub fn responses_endpoint(base_url: &str) -> Result<Url, OpenAiError> {
+    let invalid = |reason: &str| OpenAiError::InvalidBaseUrl {
+        url: display_url(base_url),
+        reason: reason.to_owned(),
+    };
+    let trimmed = base_url.trim();
+    let url = Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
+    let host = url.host_str().ok_or_else(|| invalid("no host"))?.to_owned();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => return Err(OpenAiError::InsecureBaseUrl { host }),
+        _ => return Err(invalid("scheme must be https")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("credentials in the URL are not allowed"));
+    }
+    let joined = format!("{}/responses", trimmed.trim_end_matches('/'));
+    Url::parse(&joined).map_err(|e| invalid(&e.to_string()))
+}
+
+/// A base URL fit for messages and reports: any `user:password@` part is removed.
+pub fn display_url(base_url: &str) -> String {
+    match Url::parse(base_url.trim()) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            // Only fails for URLs that cannot have credentials, which these do.
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            clean_message(u.as_str())
+        }
+        Ok(u) => clean_message(u.as_str()),
+        Err(_) => clean_message(base_url),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if h.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    h.parse::<std::net::IpAddr>()
+        .map(|ip| ip.is_loopback())
+        .unwrap_or(false)
+}
+
+/// Cheap to clone; one connection pool shared by all clones.
+#[derive(Debug, Clone)]
+pub struct ResponsesClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    endpoint: Url,
+    cfg: ClientConfig,
+}
+
+/// Why one attempt failed, and whether another attempt may help.
+struct AttemptError {
+    err: OpenAiError,
+    retry: bool,
+    /// Server-requested delay before the next attempt.
+    hint: Option<Duration>,
+}
+
+impl AttemptError {
+    fn fatal(err: OpenAiError) -> Self {
+        Self {
+            err,
+            retry: false,
+            hint: None,
+        }
+    }
+}
+
+/// What the attempt saw of the stream, readable after a timeout dropped the attempt.
+#[derive(Default)]
+struct Progress {
+    /// Any event at all: after that, a drop or stall is not retried.
+    events: bool,
+    /// Output the user may have seen: after that, even a clean failure is not retried.
+    output: bool,
+}
+
+impl ResponsesClient {
+    /// Refuses `http://` to non-loopback hosts before anything is sent.
+    pub fn new(cfg: ClientConfig) -> Result<Self, OpenAiError> {
+        let endpoint = responses_endpoint(&cfg.base_url)?;
+        let http = http_client(cfg.connect_timeout)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                endpoint,
+                cfg,
+            }),
+        })
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.inner.endpoint
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
+    /// One `POST {base_url}/responses`, retried per policy. Streams when `req.stream`
+    /// (calling `on_event` for every event, terminal ones included), else parses the JSON
+    /// body. Returns only a completed response; cancelling `cancel` drops the HTTP request
+    /// at once and returns `Cancelled`.
+    ///
+    /// Retries never follow streamed output: an attempt that already produced a
+    /// `TextDelta`/`FunctionArgsDelta` is never resent, so progress text is never
+    /// duplicated. A resent attempt may repeat `Created`/`Other` events.
+    pub async fn create(
+        &self,
+        req: &CreateResponse,
+        cancel: &CancellationToken,
+        on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    ) -> Result<ResponseObject, OpenAiError> {
+        let key = self
+            .inner
+            .cfg
+            .api_key
+            .as_ref()
+            .ok_or(OpenAiError::MissingKey)?;
+        let body = serde_json::to_vec(req).map_err(|e| OpenAiError::UnexpectedResponse {
+            message: format!("request not serialisable: {e}"),
+        })?;
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(OpenAiError::Cancelled),
+            r = self.run(key, body, req.stream, on_event) => r,
+        }
+    }
+
+    async fn run(
+        &self,
+        key: &ApiKey,
+        body: Vec<u8>,
+        stream: bool,
+        on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    ) -> Result<ResponseObject, OpenAiError> {
+        let cfg = &self.inner.cfg;
+        let mut retry_no = 0u32;
+        loop {
+            tracing::debug!(attempt = retry_no + 1, stream, "POST /responses");
+            let mut progress = Progress::default();
+            let attempt = self.attempt(key, &body, stream, &mut progress, on_event);
+            let failure = match tokio::time::timeout(cfg.timeout, attempt).await {
+                Ok(Ok(resp)) => return Ok(resp),
+                Ok(Err(f)) => f,
+                Err(_) => AttemptError {
+                    err: OpenAiError::Timeout { what: "response" },
+                    retry: !progress.events,
+                    hint: None,
+                },
+            };
+            if !failure.retry || retry_no >= cfg.max_retries {
+                return Err(failure.err);
+            }
+            let wait = match failure.hint {
+                Some(h) if h > cfg.max_retry_wait => {
+                    tracing::debug!(hint_ms = h.as_millis() as u64, "retry hint too long");
+                    return Err(failure.err);
+                }
+                Some(h) if !h.is_zero() => h,
+                _ => retry::backoff(retry_no),
+            };
+            tracing::warn!(
+                error = %failure.err,
+                wait_ms = wait.as_millis() as u64,
+                "retrying POST /responses"
+            );
+            // Cancellable: `create` drops this future when the token fires.
+            tokio::time::sleep(wait).await;
+            retry_no += 1;
+        }
+    }
+
+    async fn attempt(
+        &self,
+        key: &ApiKey,
+        body: &[u8],
+        stream: bool,
+        progress: &mut Progress,
+        on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    ) -> Result<ResponseObject, AttemptError> {
+        let mut rb = self
+            .inner
+            .http
+            .post(self.inner.endpoint.clone())
+            .bearer_auth(key.expose())
+            .header(CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+        rb = rb.header(
+            ACCEPT,
+            if stream {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        );
+        let resp = rb.send().await.map_err(|e| transport_error(&e, key))?;
+        let status = resp.status().as_u16();
+        let request_id = header_str(resp.headers(), "x-request-id").map(|s| clean_message(&s));
+        tracing::debug!(
+            status,
+            request_id = request_id.as_deref(),
+            "response headers"
+        );
+
+        if (300..400).contains(&status) {
+            let to = header_str(resp.headers(), LOCATION.as_str())
+                .map(|l| format!(" to {}", clean_message_with_key(&l, Some(key))))
+                .unwrap_or_default();
+            return Err(AttemptError::fatal(OpenAiError::UnexpectedResponse {
+                message: format!(
+                    "the gateway answered with a redirect ({status}){to}, which is not followed; \
+                     set baseUrl to the final address"
+                ),
+            }));
+        }
+        if !(200..300).contains(&status) {
+            return Err(error_response(resp, status, request_id, key).await);
+        }
+
+        let content_type = header_str(resp.headers(), CONTENT_TYPE.as_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/event-stream") {
+            self.read_stream(resp, key, progress, on_event).await
+        } else if content_type.contains("json") {
+            let bytes = read_capped(resp, MAX_JSON_BODY)
+                .await
+                .map_err(|e| retry_if_empty(transport_error(&e, key).err, progress))?;
+            let obj: ResponseObject = serde_json::from_slice(&bytes).map_err(|e| {
+                AttemptError::fatal(OpenAiError::UnexpectedResponse {
+                    message: format!("the JSON body is not a Response object ({e})"),
+                })
+            })?;
+            finish_response(obj, progress)
+        } else {
+            let shown = if content_type.is_empty() {
+                "no content type".to_owned()
+            } else {
+                clean_message(&content_type)
+            };
+            Err(AttemptError::fatal(OpenAiError::UnexpectedResponse {
+                message: format!(
+                    "status {status} with {shown} instead of JSON or an event stream \
+                     (is baseUrl pointing at a web page?)"
+                ),
+            }))
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        mut resp: Response,
+        key: &ApiKey,
+        progress: &mut Progress,
+        on_event: &mut (dyn FnMut(&StreamEvent) + Send),
+    ) -> Result<ResponseObject, AttemptError> {
+        let idle = self.inner.cfg.idle_timeout;
+        let mut decoder = SseDecoder::new();
+        let mut idle_deadline = Instant::now() + idle;
+        loop {
+            let chunk = match tokio::time::timeout_at(idle_deadline, resp.chunk()).await {
+                Err(_) => {
+                    return Err(AttemptError {
+                        err: OpenAiError::StreamStalled,
+                        retry: !progress.events,
+                        hint: None,
+                    });
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "stream read failed");
+                    return Err(stream_cut(progress));
+                }
+                Ok(Ok(c)) => c,
+            };
+            let events = match chunk {
+                Some(bytes) => decoder.push(&bytes).map_err(AttemptError::fatal)?,
+                // EOF: a cut-off JSON payload is a truncation, not a malformed stream.
+                None => match std::mem::take(&mut decoder).finish() {
+                    Ok(ev) if ev.iter().any(StreamEvent::is_terminal) => ev,
+                    _ => return Err(stream_cut(progress)),
+                },
+            };
+            if !events.is_empty() {
+                idle_deadline = Instant::now() + idle;
+            }
+            for ev in events {
+                progress.events = true;
+                on_event(&ev);
+                match ev {
+                    StreamEvent::TextDelta(_) | StreamEvent::FunctionArgsDelta(_) => {
+                        progress.output = true;
+                    }
+                    StreamEvent::Completed(obj) => return finish_response(obj, progress),
+                    StreamEvent::Incomplete(obj) => {
+                        return Err(AttemptError::fatal(incomplete(&obj)));
+                    }
+                    StreamEvent::Failed(obj) => {
+                        let e = obj.error.unwrap_or_default();
+                        return Err(classified(
+                            ApiErrorInfo {
+                                code: e.code,
+                                message: clean_message_with_key(&e.message, Some(key)),
+                                ..Default::default()
+                            },
+                            progress,
+                        ));
+                    }
+                    StreamEvent::Error {
+                        code,
+                        message,
+                        kind,
+                        param,
+                        status,
+                    } => {
+                        return Err(classified(
+                            ApiErrorInfo {
+                                // The nested shape carries the HTTP status the error would
+                                // have had; classify by it like a real answer.
+                                status: status.filter(|s| *s >= 400),
+                                code,
+                                kind,
+                                param,
+                                message: clean_message_with_key(&message, Some(key)),
+                                ..Default::default()
+                            },
+                            progress,
+                        ));
+                    }
+                    StreamEvent::Created { .. } | StreamEvent::Other => {}
+                }
+            }
+        }
+    }
+}
+
+/// A clean terminal failure (`response.failed`, `error`) is retried per its class unless
+/// the user may already have seen output from this attempt.
+fn classified(info: ApiErrorInfo, progress: &Progress) -> AttemptError {
+    let (err, hint) = classify_with_hint(info);
+    AttemptError {
+        retry: err.is_retryable() && !progress.output,
+        err,
+        hint,
+    }
+}
+
+/// The header hint, else the one a rate-limit message carried ("try again in 1.5s").
+fn classify_with_hint(info: ApiErrorInfo) -> (OpenAiError, Option<Duration>) {
+    let header_hint = info.retry_after;
+    let err = info.classify();
+    let hint = header_hint.or(match &err {
+        OpenAiError::RateLimited { retry_after, .. } => *retry_after,
+        _ => None,
+    });
+    (err, hint)
+}
+
+/// The connection dropped or the stream ended early: resend only if nothing arrived.
+fn stream_cut(progress: &Progress) -> AttemptError {
+    AttemptError {
+        err: OpenAiError::StreamEnded,
+        retry: !progress.events,
+        hint: None,
+    }
+}
+
+fn retry_if_empty(err: OpenAiError, progress: &Progress) -> AttemptError {
+    AttemptError {
+        retry: err.is_retryable() && !progress.events,
+        err,
+        hint: None,
+    }
+}
+
+fn incomplete(obj: &ResponseObject) -> OpenAiError {
+    OpenAiError::Incomplete {
+        reason: obj
+            .incomplete_details
+            .as_ref()
+            .and_then(|d| d.reason.clone())
+            .map(|r| clean_message(&r))
+            .unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
+
+/// A Response object's own status decides: only `completed` (or no status) is success.
+fn finish_response(
+    obj: ResponseObject,
+    progress: &Progress,
+) -> Result<ResponseObject, AttemptError> {
+    match obj.status.as_deref() {
+        Some("incomplete") => Err(AttemptError::fatal(incomplete(&obj))),
+        Some("failed") => {
+            let e = obj.error.unwrap_or_default();
+            Err(classified(
+                ApiErrorInfo {
+                    code: e.code,
+                    message: clean_message(&e.message),
+                    ..Default::default()
+                },
+                progress,
+            ))
+        }
+        Some("cancelled") => Err(AttemptError::fatal(OpenAiError::Failed {
+            code: Some("cancelled".to_owned()),
+            message: "the response was cancelled on the server".to_owned(),
+        })),
+        _ => Ok(obj),
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn transport_error(e: &reqwest::Error, key: &ApiKey) -> AttemptError {
+    if e.is_timeout() {
+        let what = if e.is_connect() {
+            "connection"
+        } else {
+            "response"
+        };
+        return AttemptError {
+            err: OpenAiError::Timeout { what },
+            retry: true,
+            hint: None,
+        };
+    }
+    if let Some(tls) = tls_cause(e) {
+        return AttemptError::fatal(OpenAiError::Tls {
+            message: clean_message_with_key(&tls, Some(key)),
+        });
+    }
+    // Refused, reset, DNS: the request was not processed, so resending is safe. The
+    // root cause ("Connection refused") is what a person can act on.
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let message = if std::ptr::addr_eq(root, e as &dyn std::error::Error) {
+        e.to_string()
+    } else {
+        root.to_string()
+    };
+    AttemptError {
+        err: OpenAiError::Connect {
+            message: clean_message_with_key(&message, Some(key)),
+        },
+        retry: true,
+        hint: None,
+    }
+}
+
+/// The rustls error somewhere in the chain, if any. `io::Error`s wrap it (sometimes
+/// twice) and their `source()` skips the payload, so look inside them explicitly.
+fn tls_cause(e: &reqwest::Error) -> Option<String> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // Bounded: error chains are short; a cycle must not hang us.
+    for _ in 0..32 {
+        let err = cur?;
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t.to_string());
+        }
+        cur = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => match io.get_ref() {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => std::error::Error::source(io),
+            },
+            None => err.source(),
+        };
+    }
+    None
+}
+
+async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, reqwest::Error> {
+    let mut buf = Vec::new();
+    while let Some(c) = resp.chunk().await? {
+        let room = cap.saturating_sub(buf.len());
+        buf.extend_from_slice(&c[..c.len().min(room)]);
+        if buf.len() >= cap {
+            break;
+        }
+    }
+    Ok(buf)
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    param: Option<String>,
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+}
+
+/// A non-2xx answer: parse `{"error":{...}}` (or keep the text), classify, decide retry.
+async fn error_response(
+    resp: Response,
+    status: u16,
+    request_id: Option<String>,
+    key: &ApiKey,
+) -> AttemptError {
+    let headers = resp.headers().clone();
+    let body = read_capped(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let mut info = ApiErrorInfo {
+        status: Some(status),
+        request_id,
+        retry_after: retry::retry_after(&headers, SystemTime::now()),
+        ..Default::default()
+    };
+    match serde_json::from_str::<ErrorEnvelope>(&text) {
+        Ok(ErrorEnvelope { error }) => {
+            info.code = match error.code {
+                Some(serde_json::Value::String(s)) => Some(s),
+                Some(serde_json::Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
+            };
+            info.kind = error.kind;
+            info.param = error.param;
+            info.message =
+                clean_message_with_key(error.message.as_deref().unwrap_or(""), Some(key));
+        }
+        Err(_) => info.message = clean_message_with_key(&text, Some(key)),
+    }
+    if info.message.is_empty() {
+        info.message = format!("HTTP {status}");
+    }
+    let (err, hint) = classify_with_hint(info);
+    let by_status = retry::status_is_retryable(status)
+        && !matches!(
+            err,
+            OpenAiError::Quota { .. }
+                | OpenAiError::ContextTooLong { .. }
+                | OpenAiError::PreviousResponseNotFound { .. }
+        );
+    let retry = retry::should_retry_header(&headers).unwrap_or(by_status);
+    tracing::debug!(status, retry, error = %err, "error response");
+    AttemptError { err, retry, hint }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn endpoint_joining_and_scheme_rules() {
+        let ok = |b: &str| responses_endpoint(b).unwrap().to_string();
+        assert_eq!(
+            ok("http://127.0.0.1:8080/v1"),
+            "http://127.0.0.1:8080/v1/responses"
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8080/v1/"),
+            "http://127.0.0.1:8080/v1/responses"
+        );
+        assert_eq!(
+            ok("https://geekapis.com/v1"),
+            "https://geekapis.com/v1/responses"
+        );
+        assert_eq!(ok("http://localhost/v1"), "http://localhost/v1/responses");
+        assert_eq!(ok("http://[::1]:9/v1"), "http://[::1]:9/v1/responses");
+        assert!(matches!(
+            responses_endpoint("http://example.com/v1"),
+            Err(OpenAiError::InsecureBaseUrl { .. })
+        ));
+        assert!(matches!(
+            responses_endpoint("http://127.0.0.1.evil.com/v1"),
+            Err(OpenAiError::InsecureBaseUrl { .. })
+        ));
+        assert!(matches!(
+            responses_endpoint("ftp://h/v1"),
+            Err(OpenAiError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            responses_endpoint("not a url"),
+            Err(OpenAiError::InvalidBaseUrl { .. })
+        ));
+        match responses_endpoint("https://user:hunter2@h/v1") {
+            Err(OpenAiError::InvalidBaseUrl { url, .. }) => assert!(!url.contains("hunter2")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(display_url("https://u:p@h/v1"), "https://h/v1");
+    }
+}

@@ -1,0 +1,414 @@
+//! Typed errors for the Responses client, and the one sentence a person sees.
+//!
+//! Variants drive behaviour (retry, chain reset, compaction); `user_message()` is the
+//! text the LSP edge shows. Every message that came from the gateway passes through
+//! [`clean_message`] when the error is built, so neither `Display`, `Debug` nor
+//! `user_message()` can carry a key or an unbounded HTML page.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+use super::key::ApiKey;
+
+/// Gateway text is cut to this many characters: enough to act on, never a whole page.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OpenAiError {
+    #[error("no API key configured")]
+    MissingKey,
+    #[error("refusing plain http:// to non-loopback host {host}")]
+    InsecureBaseUrl { host: String },
+    #[error("invalid base URL {url:?}: {reason}")]
+    InvalidBaseUrl { url: String, reason: String },
+    #[error("authentication failed ({status}): {message}")]
+    Auth { status: u16, message: String },
+    #[error("quota exhausted: {message}")]
+    Quota { message: String },
+    #[error("rate limited (retry after {retry_after:?}): {message}")]
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    #[error("context too long: {message}")]
+    ContextTooLong { message: String },
+    #[error("previous response not found: {message}")]
+    PreviousResponseNotFound { message: String },
+    #[error("bad request ({status}, code {code:?}): {message}")]
+    BadRequest {
+        status: u16,
+        message: String,
+        code: Option<String>,
+    },
+    #[error("server error ({status}, request id {request_id:?}): {message}")]
+    Server {
+        status: u16,
+        message: String,
+        request_id: Option<String>,
+    },
+    #[error("timed out waiting for the {what}")]
+    Timeout { what: &'static str },
+    #[error("stream stalled: no event within the idle timeout")]
+    StreamStalled,
+    #[error("stream closed before response.completed")]
+    StreamEnded,
+    #[error("response incomplete: {reason}")]
+    Incomplete { reason: String },
+    #[error("response failed ({code:?}): {message}")]
+    Failed {
+        code: Option<String>,
+        message: String,
+    },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("connection failed: {message}")]
+    Connect { message: String },
+    /// TLS handshake or certificate failure: retrying the same handshake will not help.
+    #[error("TLS failure: {message}")]
+    Tls { message: String },
+    #[error("unexpected response: {message}")]
+    UnexpectedResponse { message: String },
+    /// The event stream could not be parsed (non-JSON data, missing payload).
+    #[error("malformed event stream: {message}")]
+    MalformedStream { message: String },
+    /// One SSE event grew past the decoder's limit; aborted instead of buffering on.
+    #[error("stream event larger than {limit} bytes")]
+    EventTooLarge { limit: usize },
+    /// Building the HTTP client failed (TLS setup); not a gateway problem.
+    #[error("HTTP client setup failed: {message}")]
+    ClientSetup { message: String },
+}
+
+impl OpenAiError {
+    /// Whether the same request may succeed if simply sent again. The client's retry loop
+    /// starts from this and then applies `x-should-retry` and the "no retry once the
+    /// stream produced output" rule. `StreamEnded`/`StreamStalled` are only returned
+    /// after events were seen (earlier drops are retried internally), so they are false.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::RateLimited { .. }
+            | Self::Server { .. }
+            | Self::Timeout { .. }
+            | Self::Connect { .. } => true,
+            Self::Failed { code, .. } => matches!(
+                code.as_deref(),
+                Some("server_error") | Some("internal_error") | None
+            ),
+            _ => false,
+        }
+    }
+
+    /// One sentence a person can act on. Never contains the key.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::MissingKey => "No API key: set CODEX_LSP_API_KEY (or OPENAI_API_KEY) in the \
+                 environment codex-lsp is started from."
+                .to_owned(),
+            Self::InsecureBaseUrl { host } => format!(
+                "Refusing to send the API key over plain http:// to {host}: use an https:// \
+                 baseUrl (http:// is allowed only for localhost)."
+            ),
+            Self::InvalidBaseUrl { url, reason } => format!(
+                "The baseUrl {url:?} is not usable ({reason}): set it to something like \
+                 https://host/v1."
+            ),
+            Self::Auth {
+                status: 403,
+                message,
+            } => format!(
+                "The gateway refused access (403): check that the API key in \
+                 CODEX_LSP_API_KEY / OPENAI_API_KEY may use this model. Gateway said: {message}"
+            ),
+            Self::Auth { status, message } => format!(
+                "The gateway rejected the API key ({status}): check CODEX_LSP_API_KEY / \
+                 OPENAI_API_KEY. Gateway said: {message}"
+            ),
+            Self::Quota { message } => format!(
+                "The API quota is exhausted: check the account's plan and billing. \
+                 Gateway said: {message}"
+            ),
+            Self::RateLimited {
+                retry_after: Some(d),
+                ..
+            } => format!("Rate limited by the gateway: retry in {}.", human_wait(*d)),
+            Self::RateLimited {
+                retry_after: None, ..
+            } => "Rate limited by the gateway: wait a little and retry.".to_owned(),
+            Self::ContextTooLong { .. } => "The selection/context is too large for the model's \
+                 context window: select less code or lower contextLines."
+                .to_owned(),
+            Self::PreviousResponseNotFound { .. } => "The server no longer knows this file's \
+                 conversation (previous response not found): reset the chain and retry."
+                .to_owned(),
+            Self::BadRequest {
+                status,
+                message,
+                code,
+            } => {
+                let code = code
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default();
+                format!("The gateway rejected the request ({status}{code}): {message}")
+            }
+            Self::Server {
+                status,
+                message,
+                request_id,
+            } => {
+                let id = request_id
+                    .as_deref()
+                    .map(|id| format!(" (request id {id})"))
+                    .unwrap_or_default();
+                format!("The gateway failed ({status}){id}: {message}. Retry later.")
+            }
+            Self::Timeout { what } => format!(
+                "Timed out waiting for the {what}: check the network, or raise timeoutSecs."
+            ),
+            Self::StreamStalled => "The model stream stalled (no event within the idle \
+                 timeout); nothing was applied. Retry."
+                .to_owned(),
+            Self::StreamEnded => "The model stream closed before the response completed; \
+                 nothing was applied. Retry."
+                .to_owned(),
+            Self::Incomplete { reason } => match reason.as_str() {
+                "max_output_tokens" | "max_tokens" => "The answer was cut off (max tokens): \
+                     raise maxOutputTokens or select less code."
+                    .to_owned(),
+                "content_filter" => "The answer was blocked by the content filter.".to_owned(),
+                other => format!("The model returned an incomplete answer ({other})."),
+            },
+            Self::Failed { code, message } => {
+                let code = code.as_deref().unwrap_or("unknown");
+                format!("The model failed ({code}): {message}. Retry later.")
+            }
+            Self::Cancelled => "Cancelled.".to_owned(),
+            Self::Connect { message } => {
+                format!("Could not reach the gateway ({message}): check baseUrl and the network.")
+            }
+            Self::Tls { message } => format!(
+                "The secure connection to the gateway failed ({message}): check that baseUrl \
+                 uses https:// only for a TLS port and that the gateway's certificate is valid."
+            ),
+            Self::UnexpectedResponse { message } => {
+                format!("Unexpected gateway response: {message}. Check baseUrl.")
+            }
+            Self::MalformedStream { message } => {
+                format!("The model stream was malformed ({message}); nothing was applied.")
+            }
+            Self::EventTooLarge { limit } => format!(
+                "A model stream event exceeded {} MiB; aborted, nothing was applied.",
+                limit / (1024 * 1024)
+            ),
+            Self::ClientSetup { message } => {
+                format!("Could not set up the HTTP client: {message}.")
+            }
+        }
+    }
+}
+
+/// "~45 s", "~10 min".
+fn human_wait(d: Duration) -> String {
+    let secs = d.as_secs_f64().ceil() as u64;
+    if secs >= 120 {
+        format!("~{} min", secs.div_ceil(60))
+    } else {
+        format!("~{} s", secs.max(1))
+    }
+}
+
+static TOKEN_PATTERNS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    // Patterns are literals; a failure here would be a programming error caught by the
+    // tests, so an empty list (no scrubbing of that pattern) is the non-panicking fallback.
+    [
+        (r"(?i)\bbearer\s+[A-Za-z0-9._~+/=*-]+", "Bearer [REDACTED]"),
+        (r"\bsk-[A-Za-z0-9_*.-]{4,}", "sk-[REDACTED]"),
+    ]
+    .into_iter()
+    .filter_map(|(p, r)| Regex::new(p).ok().map(|re| (re, r)))
+    .collect()
+});
+
+/// Scrub anything that looks like a bearer token or `sk-` key, collapse whitespace and
+/// truncate to [`MAX_MESSAGE_CHARS`]. Applied to every gateway-provided text.
+pub fn clean_message(raw: &str) -> String {
+    clean_message_with_key(raw, None)
+}
+
+/// Like [`clean_message`], and also removes the exact key (gateway keys need not start
+/// with `sk-`, and some gateways echo what they received).
+pub fn clean_message_with_key(raw: &str, key: Option<&ApiKey>) -> String {
+    let mut s = raw.to_owned();
+    if let Some(k) = key {
+        let k = k.expose();
+        if !k.is_empty() {
+            s = s.replace(k, "[REDACTED]");
+        }
+    }
+    for (re, rep) in TOKEN_PATTERNS.iter() {
+        if re.is_match(&s) {
+            s = re.replace_all(&s, *rep).into_owned();
+        }
+    }
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_chars(&s, MAX_MESSAGE_CHARS)
+}
+
+fn truncate_chars(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+/// Everything known about one API error, from an HTTP error body, an `error` event or a
+/// `response.failed` payload. [`ApiErrorInfo::classify`] turns it into the variant.
+#[derive(Debug, Clone, Default)]
+pub struct ApiErrorInfo {
+    pub status: Option<u16>,
+    pub code: Option<String>,
+    pub kind: Option<String>,
+    pub param: Option<String>,
+    /// Already cleaned.
+    pub message: String,
+    pub retry_after: Option<Duration>,
+    pub request_id: Option<String>,
+}
+
+impl ApiErrorInfo {
+    pub fn classify(self) -> OpenAiError {
+        let code = self.code.as_deref().unwrap_or("");
+        let kind = self.kind.as_deref().unwrap_or("");
+        let message = self.message;
+        if code == "insufficient_quota" || kind == "insufficient_quota" {
+            return OpenAiError::Quota { message };
+        }
+        if code == "context_length_exceeded" || message.contains("exceeds the context window") {
+            return OpenAiError::ContextTooLong { message };
+        }
+        // Two shapes are seen: OpenAI's code, and the ChatGPT backend's
+        // "Invalid `previous_response_id`." with code "invalid_request_error".
+        if code == "previous_response_not_found"
+            || message.contains("Invalid `previous_response_id`")
+            || (self.param.as_deref() == Some("previous_response_id")
+                && message.contains("not found"))
+        {
+            return OpenAiError::PreviousResponseNotFound { message };
+        }
+        match self.status {
+            Some(s @ (401 | 403)) => OpenAiError::Auth { status: s, message },
+            Some(429) => OpenAiError::RateLimited {
+                retry_after: self
+                    .retry_after
+                    .or_else(|| super::retry::parse_try_again_in(&message)),
+                message,
+            },
+            Some(s @ (408 | 409 | 500..=599)) => OpenAiError::Server {
+                status: s,
+                message,
+                request_id: self.request_id,
+            },
+            Some(s @ 300..=399) => OpenAiError::UnexpectedResponse {
+                message: format!("redirect ({s}) not followed: {message}"),
+            },
+            Some(s) if s >= 400 => OpenAiError::BadRequest {
+                status: s,
+                message,
+                code: self.code,
+            },
+            // In-stream (no HTTP status, or a nonsense one): classify by code.
+            _ => match code {
+                "rate_limit_exceeded" => OpenAiError::RateLimited {
+                    retry_after: self
+                        .retry_after
+                        .or_else(|| super::retry::parse_try_again_in(&message)),
+                    message,
+                },
+                "invalid_prompt" | "invalid_request_error" => OpenAiError::BadRequest {
+                    status: 400,
+                    message,
+                    code: self.code,
+                },
+                _ => OpenAiError::Failed {
+                    code: self.code,
+                    message,
+                },
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn scrubs_tokens_and_truncates() {
+        let raw = format!(
+            "Incorrect API key provided: sk-proj-abcdEFGH1234. Authorization: Bearer xyz.123 {}",
+            "x".repeat(1000)
+        );
+        let m = clean_message(&raw);
+        assert!(!m.contains("abcdEFGH"));
+        assert!(!m.contains("xyz.123"));
+        assert!(m.contains("sk-[REDACTED]"));
+        assert!(m.chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn scrubs_exact_key() {
+        let key = ApiKey::new("gw-secret-token-1".into());
+        let m = clean_message_with_key("you sent gw-secret-token-1", Some(&key));
+        assert_eq!(m, "you sent [REDACTED]");
+    }
+
+    #[test]
+    fn classification() {
+        let info = |status, code: &str, msg: &str| ApiErrorInfo {
+            status,
+            code: (!code.is_empty()).then(|| code.to_owned()),
+            message: msg.to_owned(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            info(Some(429), "insufficient_quota", "q").classify(),
+            OpenAiError::Quota { .. }
+        ));
+        assert!(matches!(
+            info(Some(429), "rate_limit_exceeded", "r").classify(),
+            OpenAiError::RateLimited { .. }
+        ));
+        assert!(matches!(
+            info(Some(400), "context_length_exceeded", "c").classify(),
+            OpenAiError::ContextTooLong { .. }
+        ));
+        assert!(matches!(
+            info(
+                Some(400),
+                "invalid_request_error",
+                "Invalid `previous_response_id`."
+            )
+            .classify(),
+            OpenAiError::PreviousResponseNotFound { .. }
+        ));
+        assert!(matches!(
+            info(None, "server_error", "boom").classify(),
+            OpenAiError::Failed { .. }
+        ));
+        match info(None, "rate_limit_exceeded", "Please try again in 1.5s.").classify() {
+            OpenAiError::RateLimited { retry_after, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_millis(1500)))
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn human_waits() {
+        assert_eq!(human_wait(Duration::from_secs(600)), "~10 min");
+        assert_eq!(human_wait(Duration::from_millis(1500)), "~2 s");
+    }
+}
