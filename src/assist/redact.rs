@@ -77,6 +77,8 @@ enum Take {
     Assignment,
     /// `Bearer`/`Basic` credentials: group 1 if it looks random.
     Credential,
+    /// The password in `scheme://user:password@host`: group 1 unless a placeholder.
+    UrlPassword,
 }
 
 struct Rule {
@@ -132,6 +134,11 @@ const RULES: &[(&str, &str, Take)] = &[
         "stripe-key",
         r"\b(?:sk|rk)_live_[0-9A-Za-z]{16,}",
         Take::Whole,
+    ),
+    (
+        "secret",
+        r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:([^\s:/@]{4,})@",
+        Take::UrlPassword,
     ),
     (
         "secret",
@@ -220,6 +227,10 @@ impl Redactor {
                     Take::Credential => caps
                         .get(1)
                         .filter(|m| looks_random(m.as_str()))
+                        .map(|m| m.range()),
+                    Take::UrlPassword => caps
+                        .get(1)
+                        .filter(|m| !is_placeholder(m.as_str()))
                         .map(|m| m.range()),
                     Take::Assignment => generic_value(text, &caps),
                 };
@@ -395,6 +406,15 @@ fn is_secret_name(name: &str) -> bool {
 }
 
 fn is_secret_value(value: &str) -> bool {
+    let n = value.chars().count();
+    (8..=256).contains(&n)
+        && !value.chars().any(char::is_whitespace)
+        && !is_placeholder(value)
+        && looks_random(value)
+}
+
+/// `changeme`, `<your-key>`, `xxx`, `${VAR}`, `password`, an existing placeholder.
+fn is_placeholder(value: &str) -> bool {
     const PLACEHOLDERS: &[&str] = &[
         "changeme",
         "change_me",
@@ -418,15 +438,8 @@ fn is_secret_value(value: &str) -> bool {
         "...",
         "«",
     ];
-    let n = value.chars().count();
-    if !(8..=256).contains(&n) || value.chars().any(char::is_whitespace) {
-        return false;
-    }
     let lower = value.to_ascii_lowercase();
-    if PLACEHOLDERS.iter().any(|p| lower.contains(p)) || lower == "password" {
-        return false;
-    }
-    looks_random(value)
+    lower == "password" || PLACEHOLDERS.iter().any(|p| lower.contains(p))
 }
 
 /// Three character classes, or letters with digits, or entropy ≥ 3.5 bits; never

@@ -56,6 +56,10 @@ fn secrets_are_redacted_by_kind() {
         ("client_secret: Zq8!pL2vR9xT".into(), "secret"),
         ("headers: Bearer abcDEF123456ghiJKL789".into(), "secret"),
         (
+            "DATABASE_URL=postgres://app:Tr0ub4dor@db:5432/app".into(),
+            "secret",
+        ),
+        (
             "SECRET_KEY = '3f1b9c0a7d2e4f6a8b0c1d2e3f4a5b6c'".into(),
             "secret",
         ),
@@ -112,6 +116,8 @@ fn false_positive_corpus_is_left_alone() {
         "fn tokens(&self) -> usize { self.len }",
         "sk-learn is a library; bearer tokens are opaque",
         "«REDACTED:secret#1»",
+        "url = \"postgres://user:${DB_PASSWORD}@localhost/db\"",
+        "see https://example.org/a:b@c",
     ];
     for text in corpus {
         assert_eq!(redact(text), text, "false positive");
@@ -172,4 +178,27 @@ fn new_secrets_in_output_are_found() {
             .is_empty()
     );
     assert!(r.find_new_secrets("fn main() {}").is_empty());
+}
+
+#[test]
+fn e3_selection_carries_placeholders_not_values() {
+    let pem =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    let text = format!(
+        "const OPENAI = \"{OPENAI}\";\nconst AWS = \"AKIAIOSFODNN7EXAMPLE\";\n\
+         const GH = \"{GH}\";\nconst PEM = `{pem}`;\nconst JWT = \"{JWT}\";\n\
+         password = \"hunter2x9!\"\n"
+    );
+    let out = redact(&text);
+    for secret in [
+        OPENAI,
+        "AKIAIOSFODNN7EXAMPLE",
+        GH,
+        "MIIEvQIBADAN",
+        JWT,
+        "hunter2x9!",
+    ] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+    assert_eq!(out.matches("«REDACTED:").count(), 6);
 }
