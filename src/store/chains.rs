@@ -75,7 +75,9 @@ impl ChainStore {
         Some(dir.join("chains.json"))
     }
 
-    /// The chain of `key` (a canonical file path), unless expired.
+    /// The chain of `key` (a canonical file path), unless expired. Answered from
+    /// memory (no I/O): another server's changes show up after this store's next
+    /// mutation or on the next `open`.
     pub fn get(&self, key: &str) -> Option<ChainEntry> {
         let now = now_unix();
         self.lock_state()
