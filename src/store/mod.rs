@@ -1,1 +1,3 @@
 //! State that outlives the process.
+
+pub mod chains;

@@ -1,0 +1,204 @@
+//! Tests for the secret rules: both sides, a corpus each.
+
+use super::*;
+
+const OPENAI: &str = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cT3BlbkFJxY3zQw9vUt6sRp2oNm5l";
+const GH: &str = "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8";
+const JWT: &str =
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+fn redact(text: &str) -> String {
+    Redactor::new().redact(text, &mut RedactionMap::new())
+}
+
+#[test]
+fn every_rule_compiles() {
+    assert_eq!(Redactor::new().rules.len(), RULES.len());
+}
+
+#[test]
+fn secrets_are_redacted_by_kind() {
+    let pem =
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabc\n-----END RSA PRIVATE KEY-----";
+    let cases = [
+        (format!("key = \"{OPENAI}\""), "openai-key"),
+        (
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789-AA".into(),
+            "anthropic-key",
+        ),
+        ("id: AKIAIOSFODNN7EXAMPLE\n".into(), "aws-access-key"),
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+            "aws-secret",
+        ),
+        (format!("GITHUB={GH}"), "github-token"),
+        (
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz".into(),
+            "github-token",
+        ),
+        (
+            "slack: xoxb-123456789012-abcdefABCDEF".into(),
+            "slack-token",
+        ),
+        (format!("Authorization = {JWT}"), "jwt"),
+        (format!("let k = `{pem}`;"), "private-key"),
+        (
+            "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q".into(),
+            "google-api-key",
+        ),
+        (
+            "stripe.api_key = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'".into(),
+            "stripe-key",
+        ),
+        ("password = \"hunter2x9!\"".into(), "secret"),
+        ("DB_PASSWORD=s3cr3tP4ss".into(), "secret"),
+        ("{\"apiKey\": \"8f4a1c9e2b7d6a5f\"}".into(), "secret"),
+        ("client_secret: Zq8!pL2vR9xT".into(), "secret"),
+        ("headers: Bearer abcDEF123456ghiJKL789".into(), "secret"),
+        (
+            "DATABASE_URL=postgres://app:Tr0ub4dor@db:5432/app".into(),
+            "secret",
+        ),
+        (
+            "SECRET_KEY = '3f1b9c0a7d2e4f6a8b0c1d2e3f4a5b6c'".into(),
+            "secret",
+        ),
+    ];
+    for (text, kind) in cases {
+        let out = redact(&text);
+        assert!(
+            out.contains(&format!("«REDACTED:{kind}#1»")),
+            "{text} -> {out}"
+        );
+        assert!(contains_placeholder(&out));
+    }
+}
+
+#[test]
+fn generic_rule_replaces_the_value_only() {
+    assert_eq!(
+        redact("password = \"hunter2x9!\""),
+        "password = \"«REDACTED:secret#1»\""
+    );
+    assert_eq!(
+        redact("export API_KEY=a1b2c3d4e5f6\n"),
+        "export API_KEY=«REDACTED:secret#1»\n"
+    );
+}
+
+#[test]
+fn false_positive_corpus_is_left_alone() {
+    let corpus = [
+        "id = \"123e4567-e89b-12d3-a456-426614174000\"",
+        "commit 9fceb02d0ae598e95dc970b74767f19372d61af8",
+        "checksum = \"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"",
+        "\"integrity\": \"sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUR\"",
+        "public_key = \"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\"",
+        "token_count = 42",
+        "password = \"\"",
+        "password = getenv(\"DB_PASSWORD\")",
+        "password = os.environ[\"DB_PASSWORD\"]",
+        "password = config.db.password",
+        "let token = self.token.clone();",
+        "password = \"changeme\"",
+        "api_key = \"<your-key>\"",
+        "secret = \"xxxxxxxxxxxx\"",
+        "token = \"${GITHUB_TOKEN}\"",
+        "PASSWORD=$DB_PASSWORD",
+        "password: \"Password must have at least 8 characters\"",
+        "tokenizer = \"bert-base-uncased\"",
+        "author = \"Jane Doe <jane@example.org>\"",
+        "token_type = \"Bearer\"",
+        "auth_url = \"https://auth.example.org/oauth2/token\"",
+        "password = \"12345678\"",
+        "password: PASSWORD_FROM_ENV",
+        "secret = mySecretHolder",
+        "fn tokens(&self) -> usize { self.len }",
+        "sk-learn is a library; bearer tokens are opaque",
+        "«REDACTED:secret#1»",
+        "url = \"postgres://user:${DB_PASSWORD}@localhost/db\"",
+        "see https://example.org/a:b@c",
+    ];
+    for text in corpus {
+        assert_eq!(redact(text), text, "false positive");
+    }
+}
+
+#[test]
+fn same_secret_same_placeholder_within_one_map() {
+    let r = Redactor::new();
+    let mut map = RedactionMap::new();
+    let a = r.redact(&format!("a = \"{GH}\"\nb = \"{GH}\""), &mut map);
+    assert_eq!(a.matches("«REDACTED:github-token#1»").count(), 2);
+    let b = r.redact(
+        "password = \"hunter2x9!\" token = \"Zq8pL2vR9xTq\"",
+        &mut map,
+    );
+    assert!(b.contains("«REDACTED:secret#1»") && b.contains("«REDACTED:secret#2»"));
+    let c = r.redact(GH, &mut map);
+    assert_eq!(c, "«REDACTED:github-token#1»");
+    assert_eq!(map.len(), 3);
+}
+
+#[test]
+fn map_debug_never_shows_secrets() {
+    let mut map = RedactionMap::new();
+    Redactor::new().redact(GH, &mut map);
+    assert!(!format!("{map:?}").contains("ghp_"));
+}
+
+#[test]
+fn unterminated_private_key_is_redacted_to_the_end() {
+    let out = redact("x\n-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0B");
+    assert_eq!(out, "x\n«REDACTED:private-key#1»");
+}
+
+#[test]
+fn placeholder_detection() {
+    let cases = [
+        ("«REDACTED:openai-key#12»", true),
+        ("x = \"«REDACTED:secret#1»\";", true),
+        ("«REDACTED:#1»", false),
+        ("«REDACTED:secret#»", false),
+        ("«REDACTED:secret#1", false),
+        ("REDACTED", false),
+    ];
+    for (text, want) in cases {
+        assert_eq!(contains_placeholder(text), want, "{text}");
+    }
+}
+
+#[test]
+fn new_secrets_in_output_are_found() {
+    let r = Redactor::new();
+    let out = format!("let k = \"{OPENAI}\";\nlet j = \"{JWT}\";\nlet k2 = \"{OPENAI}\";");
+    assert_eq!(r.find_new_secrets(&out), vec!["openai-key", "jwt"]);
+    assert!(
+        r.find_new_secrets("let key = \"«REDACTED:openai-key#1»\";")
+            .is_empty()
+    );
+    assert!(r.find_new_secrets("fn main() {}").is_empty());
+}
+
+#[test]
+fn e3_selection_carries_placeholders_not_values() {
+    let pem =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    let text = format!(
+        "const OPENAI = \"{OPENAI}\";\nconst AWS = \"AKIAIOSFODNN7EXAMPLE\";\n\
+         const GH = \"{GH}\";\nconst PEM = `{pem}`;\nconst JWT = \"{JWT}\";\n\
+         password = \"hunter2x9!\"\n"
+    );
+    let out = redact(&text);
+    for secret in [
+        OPENAI,
+        "AKIAIOSFODNN7EXAMPLE",
+        GH,
+        "MIIEvQIBADAN",
+        JWT,
+        "hunter2x9!",
+    ] {
+        assert!(!out.contains(secret), "{secret} leaked: {out}");
+    }
+    assert_eq!(out.matches("«REDACTED:").count(), 6);
+}
