@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use codex_lsp::lsp::{self, ServerEnv};
+use codex_lsp::openai::ClientConfig;
 use codex_lsp::settings::Settings;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -65,6 +66,41 @@ fn write_out(text: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `codex-lsp doctor`: the effective settings and one tiny request.
+fn doctor() -> ExitCode {
+    let env = ServerEnv::from_env(env_var);
+    let s = &env.settings;
+    let mut cfg = ClientConfig::new(
+        s.base_url.clone(),
+        env.api_key.as_ref().map(|(k, _)| k.clone()),
+    );
+    cfg.timeout = std::time::Duration::from_secs(s.timeout_secs.min(30));
+    cfg.max_retries = 0;
+    let mut report = format!(
+        "codex-lsp {}\nsettings (from the environment; editors may override them):\n  reasoningEffort: {}\n  stream: {}\n  timeoutSecs: {}\n  maxRetries: {}\n  chains: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        s.reasoning_effort,
+        s.stream,
+        s.timeout_secs,
+        s.max_retries,
+        env.chain_file.display()
+    );
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::FAILURE;
+    };
+    let ok = runtime.block_on(codex_lsp::openai::doctor(
+        cfg,
+        &s.model,
+        env.api_key.as_ref().map(|(_, src)| *src),
+        &mut report,
+    ));
+    let code = write_out(&report);
+    if ok { code } else { ExitCode::FAILURE }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = Settings::from_env(env_var);
@@ -74,6 +110,7 @@ fn main() -> ExitCode {
             return write_out(&format!("codex-lsp {}\n", env!("CARGO_PKG_VERSION")));
         }
         Some("--help" | "-h") => return write_out(HELP),
+        Some("doctor") => return doctor(),
         Some(other) => {
             let _ = std::io::stderr()
                 .write_all(format!("codex-lsp: unknown argument `{other}`\n\n{HELP}").as_bytes());
@@ -91,10 +128,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let env = ServerEnv {
-        settings,
-        chain_file: None,
-    };
+    let env = ServerEnv::from_env(env_var);
     let code = runtime.block_on(lsp::serve(tokio::io::stdin(), tokio::io::stdout(), env));
     // Blocking stdin reads would keep the runtime from shutting down; don't wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

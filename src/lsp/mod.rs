@@ -1,14 +1,18 @@
 //! Protocol glue: the `LanguageServer` implementation, text sync in wire order,
 //! capability negotiation, LSP <-> domain conversion, commands.
 
+mod apply;
 pub mod capabilities;
 pub mod code_action;
 pub mod commands;
 mod dispatch;
 mod execute;
+mod failure;
 pub mod from_proto;
 mod io;
 pub mod jobs;
+mod progress;
+mod run_action;
 mod server;
 pub mod session;
 pub mod to_proto;

@@ -5,24 +5,59 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use super::capabilities::ClientCaps;
 use super::jobs::Jobs;
+use crate::assist::redact::Redactor;
 use crate::document::DocumentStore;
+use crate::openai::{ApiKey, ClientConfig, KeySource, OpenAiError, ResponsesClient};
 use crate::settings::{Settings, SettingsProblem};
+use crate::store::chains::ChainStore;
 
 /// What the process was started with (the environment, read once in `main`).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ServerEnv {
     /// Defaults from environment variables.
     pub settings: Settings,
-    /// Where chains persist; `None` keeps them in memory only.
-    pub chain_file: Option<PathBuf>,
+    /// Where chains persist.
+    pub chain_file: PathBuf,
+    /// The Bearer key and the variable it came from (environment only, never settings).
+    pub api_key: Option<(ApiKey, KeySource)>,
+    /// Bound between two streamed events.
+    pub idle_timeout: Duration,
+}
+
+impl ServerEnv {
+    /// Reads the process environment (`lookup` is `std::env::var` in production).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String> + Copy) -> Self {
+        let chain_file = ChainStore::default_path()
+            .unwrap_or_else(|| std::env::temp_dir().join("codex-lsp").join("chains.json"));
+        let idle = lookup("CODEX_LSP_STREAM_IDLE_SECS")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .unwrap_or(60);
+        Self {
+            settings: Settings::from_env(lookup),
+            chain_file,
+            api_key: crate::openai::api_key_from(lookup),
+            idle_timeout: Duration::from_secs(idle),
+        }
+    }
 }
 
 pub struct Session {
     pub docs: DocumentStore,
     pub jobs: Jobs,
     pub env: ServerEnv,
+    pub chains: ChainStore,
+    pub redactor: Redactor,
+    /// Per URI: the version an applied edit will bring (its `didChange` may arrive after
+    /// the client's reply), so the next job on that file waits for it.
+    pub expected_versions: Mutex<HashMap<String, i32>>,
+    http: Mutex<Option<(ClientConfigKey, ResponsesClient)>>,
     caps: RwLock<ClientCaps>,
     settings: RwLock<Settings>,
     folders: RwLock<Vec<PathBuf>>,
@@ -39,6 +74,10 @@ impl Session {
         Self {
             docs: DocumentStore::new(),
             jobs: Jobs::default(),
+            chains: ChainStore::open(env.chain_file.clone()),
+            redactor: Redactor::new(),
+            expected_versions: Mutex::default(),
+            http: Mutex::default(),
             caps: RwLock::default(),
             settings: RwLock::new(env.settings.clone()),
             folders: RwLock::default(),
@@ -115,5 +154,33 @@ impl Session {
             &s.exclude,
             s.allow_outside_workspace,
         )
+    }
+}
+
+/// What a `ResponsesClient` depends on; a settings change rebuilds it.
+type ClientConfigKey = (String, u64, u32);
+
+impl Session {
+    /// The HTTP client for the current settings, built once and reused (connection
+    /// pooling; building one loads the TLS roots).
+    pub fn responses_client(&self) -> Result<ResponsesClient, OpenAiError> {
+        let s = self.settings();
+        let key: ClientConfigKey = (s.base_url.clone(), s.timeout_secs, s.max_retries);
+        let mut slot = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((k, c)) = slot.as_ref()
+            && *k == key
+        {
+            return Ok(c.clone());
+        }
+        let mut cfg = ClientConfig::new(
+            s.base_url.clone(),
+            self.env.api_key.as_ref().map(|(k, _)| k.clone()),
+        );
+        cfg.timeout = Duration::from_secs(s.timeout_secs);
+        cfg.max_retries = s.max_retries;
+        cfg.idle_timeout = self.env.idle_timeout;
+        let client = ResponsesClient::new(cfg)?;
+        *slot = Some((key, client.clone()));
+        Ok(client)
     }
 }

@@ -1,0 +1,244 @@
+//! Sending the edit: ask for consent on protected files, move the edit to where the
+//! selection is now (or refuse if the selection itself was edited), and send one
+//! versioned `workspace/applyEdit` touching only the selected range.
+
+use std::collections::HashMap;
+
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::Client;
+use tower_lsp_server::ls_types::request::{ApplyWorkspaceEdit, ShowDocument};
+use tower_lsp_server::ls_types::{
+    AnnotatedTextEdit, ApplyWorkspaceEditParams, ChangeAnnotation, DocumentChanges,
+    MessageActionItem, MessageType, OneOf, OptionalVersionedTextDocumentIdentifier,
+    ShowDocumentParams, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+};
+
+use super::failure::Failure;
+use super::session::Session;
+use super::to_proto;
+use crate::assist::diff::CharEdit;
+use crate::document::{MapError, MapOrSyncError, Snapshot};
+
+pub struct EditContext<'a> {
+    pub session: &'a Session,
+    pub client: &'a Client,
+    pub uri: &'a str,
+    pub title: &'a str,
+    pub display: &'a str,
+    pub sensitive: Option<&'static str>,
+    pub cancel: &'a CancellationToken,
+}
+
+pub enum Applied {
+    /// Applied on top of this document version.
+    Yes { version: i32 },
+    /// Not applied; the reason, for the user.
+    No(String),
+}
+
+const APPLY: &str = "Apply";
+const PROTECTED_ANNOTATION: &str = "codex-protected";
+
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(Failure::Cancelled),
+        v = fut => Ok(v),
+    }
+}
+
+/// Asks before editing a protected file; any answer but "Apply" (dismissed, an error
+/// reply, a client that cannot answer) means no.
+async fn consent(ctx: &EditContext<'_>, reason: &str, n: usize) -> Result<bool, Failure> {
+    let message = format!(
+        "Codex wants to change {} ({n} edit{}) in {}, a protected file ({reason}). Apply the edit?",
+        if n == 1 {
+            "one place"
+        } else {
+            "several places"
+        },
+        if n == 1 { "" } else { "s" },
+        ctx.display
+    );
+    let actions = vec![
+        MessageActionItem {
+            title: APPLY.into(),
+            properties: HashMap::new(),
+        },
+        MessageActionItem {
+            title: "Don't apply".into(),
+            properties: HashMap::new(),
+        },
+    ];
+    let answer = cancellable(
+        ctx.cancel,
+        ctx.client
+            .show_message_request(MessageType::WARNING, message, Some(actions)),
+    )
+    .await?;
+    Ok(matches!(answer, Ok(Some(item)) if item.title == APPLY))
+}
+
+pub async fn apply(
+    ctx: &EditContext<'_>,
+    snap: &Snapshot,
+    sel_start: usize,
+    sel_end: usize,
+    edits: &[CharEdit],
+) -> Result<Applied, Failure> {
+    let caps = ctx.session.caps();
+    if let Some(reason) = ctx.sensitive
+        && caps.show_message_request
+        && !consent(ctx, reason, edits.len()).await?
+    {
+        return Ok(Applied::No(format!(
+            "not applied: you declined the edit to {}",
+            ctx.display
+        )));
+    }
+    // the user may have typed while the model (or the question) was pending
+    let (current, new_start, _) =
+        match ctx
+            .session
+            .docs
+            .map_to_current(ctx.uri, snap.version, sel_start, sel_end)
+        {
+            Ok(m) => m,
+            Err(MapOrSyncError::Map(MapError::RangeEdited)) => {
+                return Err(Failure::DocumentChanged(
+                    "the selected code was edited while the model was working; nothing was changed"
+                        .into(),
+                ));
+            }
+            Err(MapOrSyncError::Map(e)) => {
+                return Err(Failure::DocumentChanged(format!(
+                    "{e}; nothing was changed"
+                )));
+            }
+            Err(MapOrSyncError::Sync(e)) => {
+                return Err(Failure::Refused(format!("{e}; nothing was changed")));
+            }
+        };
+    let shift = |o: usize| (o + new_start).saturating_sub(sel_start);
+    let enc = caps.encoding;
+    let annotate = ctx.sensitive.is_some() && caps.change_annotations;
+    let text_edits: Vec<TextEdit> = edits
+        .iter()
+        .map(|e| {
+            TextEdit::new(
+                to_proto::range(&current.text, shift(e.start), shift(e.end), enc),
+                e.text.clone(),
+            )
+        })
+        .collect();
+    let uri: Uri = ctx
+        .uri
+        .parse()
+        .map_err(|_| Failure::Internal(format!("cannot parse the URI {}", ctx.uri)))?;
+    let edit = if caps.document_changes {
+        let edits = text_edits
+            .into_iter()
+            .map(|e| {
+                if annotate {
+                    OneOf::Right(AnnotatedTextEdit {
+                        text_edit: e,
+                        annotation_id: PROTECTED_ANNOTATION.into(),
+                    })
+                } else {
+                    OneOf::Left(e)
+                }
+            })
+            .collect();
+        WorkspaceEdit {
+            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier {
+                    uri,
+                    version: Some(current.version),
+                },
+                edits,
+            }])),
+            change_annotations: annotate.then(|| {
+                HashMap::from([(
+                    PROTECTED_ANNOTATION.to_owned(),
+                    ChangeAnnotation {
+                        label: format!(
+                            "Codex edits a protected file ({})",
+                            ctx.sensitive.unwrap_or_default()
+                        ),
+                        needs_confirmation: Some(true),
+                        description: None,
+                    },
+                )])
+            }),
+            ..Default::default()
+        }
+    } else {
+        // the client cannot check a version: the mapping above did, just now
+        WorkspaceEdit {
+            changes: Some(HashMap::from([(uri, text_edits)])),
+            ..Default::default()
+        }
+    };
+    let params = ApplyWorkspaceEditParams {
+        label: Some(ctx.title.to_owned()),
+        edit,
+    };
+    let reply = cancellable(
+        ctx.cancel,
+        ctx.client.send_request::<ApplyWorkspaceEdit>(params),
+    )
+    .await?;
+    Ok(match reply {
+        Ok(r) if r.applied => Applied::Yes {
+            version: current.version,
+        },
+        Ok(r) => Applied::No(format!(
+            "the editor did not apply the edit{}",
+            r.failure_reason
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default()
+        )),
+        Err(e) => Applied::No(format!("the editor refused the edit ({})", e.message)),
+    })
+}
+
+/// Opens an explanation as a Markdown document (a file in the cache directory).
+pub async fn show_markdown(client: &Client, display: &str, text: &str) {
+    let dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("codex-lsp")
+        .join("explain");
+    let name: String = display
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.md"));
+    let written = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, format!("# {display}\n\n{text}\n")));
+    if let Err(e) = written {
+        tracing::warn!("cannot write the explanation: {e}");
+        return;
+    }
+    if let Some(uri) = Uri::from_file_path(&path) {
+        let params = ShowDocumentParams {
+            uri,
+            external: Some(false),
+            take_focus: Some(true),
+            selection: None,
+        };
+        if let Err(e) = client.send_request::<ShowDocument>(params).await {
+            tracing::debug!("window/showDocument failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! One model-backed action, start to finish: refusals decided before any request, the
+//! file's turn (a chain never forks), the snapshot, the request, the answer, and the
+//! edit. Runs as a spawned job with its own cancellation token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tower_lsp_server::Client;
+use tower_lsp_server::ls_types::{MessageType, ProgressToken, Range};
+
+use super::apply::{self, Applied};
+use super::commands::{EditResult, ExplainResult};
+use super::failure::Failure;
+use super::from_proto;
+use super::progress::Reporter;
+use super::session::Session;
+use crate::assist::actions::{self, ActionSpec, Outcome};
+use crate::assist::prompt::{self, PromptParts};
+use crate::assist::{answer, edit};
+use crate::document::{Snapshot, SyncStatus};
+use crate::openai::{CreateResponse, OpenAiError, ResponseObject, StreamEvent};
+
+/// How long a job waits for the editor's `didChange` that it knows is coming.
+const VERSION_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Debug)]
+pub struct JobRequest {
+    pub uri: String,
+    pub range: Range,
+    pub action: String,
+    pub version: Option<i32>,
+    pub instruction: Option<String>,
+    pub diagnostic: Option<Value>,
+    pub confirmed: bool,
+}
+
+type Outcome_ = Result<Value, Failure>;
+
+/// Registers the job (for `$/cancelRequest` and progress cancel), runs it on its own
+/// task (a panic becomes an error response, not a dead server), ends the progress.
+pub async fn run(
+    session: Arc<Session>,
+    client: Client,
+    request_id: String,
+    req: JobRequest,
+    token: Option<ProgressToken>,
+) -> Outcome_ {
+    let settings = session.settings();
+    let spec = actions::lookup(&req.action, &settings.actions)
+        .ok_or_else(|| Failure::BadArgs(format!("unknown action `{}`", req.action)))?;
+    let mut guard = session.jobs.start(request_id);
+    let cancel = guard.token.clone();
+    let reporter = Reporter::start(
+        &client,
+        token,
+        session.caps().work_done_progress,
+        &spec.title,
+    )
+    .await;
+    if let Some(k) = reporter.token_key() {
+        guard.set_progress_token(k);
+    }
+    let task = tokio::spawn(job(
+        session.clone(),
+        client.clone(),
+        req,
+        spec,
+        cancel.clone(),
+        reporter.clone(),
+    ));
+    let abort = task.abort_handle();
+    let result = match task.await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => {
+            tracing::error!("action job panicked");
+            Err(Failure::Internal("request handler panicked".into()))
+        }
+        Err(_) => Err(Failure::Cancelled),
+    };
+    abort.abort();
+    let end = match &result {
+        Ok(_) => "done".to_owned(),
+        Err(Failure::Cancelled) => "cancelled".to_owned(),
+        Err(f) => f.message(),
+    };
+    reporter.end(&end).await;
+    drop(guard);
+    result
+}
+
+/// Runs `fut` unless the job is cancelled first (dropping `fut` aborts its I/O).
+async fn or_cancel<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, Failure> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(Failure::Cancelled),
+        v = fut => Ok(v),
+    }
+}
+
+/// Waits (bounded) until the server's copy reaches `version`.
+async fn snapshot_at_least(
+    session: &Session,
+    uri: &str,
+    version: Option<i32>,
+    cancel: &CancellationToken,
+) -> Result<Snapshot, Failure> {
+    let expected = session
+        .expected_versions
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(uri)
+        .copied();
+    let needed = version.max(expected);
+    let deadline = tokio::time::Instant::now() + VERSION_WAIT;
+    loop {
+        let snap = session.docs.snapshot(uri).ok_or_else(|| {
+            Failure::Refused(format!(
+                "{uri} is not open in the editor; open it and try again"
+            ))
+        })?;
+        if needed.is_none_or(|n| snap.version >= n) || tokio::time::Instant::now() >= deadline {
+            return Ok(snap);
+        }
+        or_cancel(cancel, tokio::time::sleep(Duration::from_millis(5))).await?;
+    }
+}
+
+/// The char range the action works on.
+fn working_range(
+    snap: &Snapshot,
+    req: &JobRequest,
+    spec: &ActionSpec,
+    enc: crate::document::PositionEncoding,
+) -> Result<(usize, usize, Option<String>), Failure> {
+    let rope = &snap.text;
+    let (mut s, mut e) = from_proto::char_range(rope, req.range, enc);
+    let mut instruction = req.instruction.clone();
+    if spec.id == "instruct" {
+        let (first, last) = (rope.char_to_line(s), rope.char_to_line(e));
+        let lines: Vec<String> = (0..rope.len_lines())
+            .map(|i| rope.line(i).to_string())
+            .collect();
+        let (line, text) =
+            actions::find_codex_comment(|i| lines.get(i).map(String::as_str), first, last)
+                .ok_or_else(|| {
+                    Failure::Refused("no `codex:` comment in or just above the selection".into())
+                })?;
+        s = s.min(rope.line_to_char(line));
+        if e <= s {
+            e = rope.line_to_char((line + 1).min(rope.len_lines()));
+        }
+        instruction = Some(text);
+    } else if s == e && spec.id != "ask" {
+        // nothing selected: the cursor's line, its line break included
+        let line = rope.char_to_line(s);
+        s = rope.line_to_char(line);
+        e = if line + 1 < rope.len_lines() {
+            rope.line_to_char(line + 1)
+        } else {
+            rope.len_chars()
+        };
+    }
+    Ok((s, e, instruction))
+}
+
+async fn job(
+    session: Arc<Session>,
+    client: Client,
+    req: JobRequest,
+    spec: ActionSpec,
+    cancel: CancellationToken,
+    reporter: Reporter,
+) -> Outcome_ {
+    let caps = session.caps();
+    let target = session.target(&req.uri);
+    if let Some(r) = &target.refusal {
+        return Err(Failure::Refused(r.message(&target.display)));
+    }
+    if session.env.api_key.is_none() {
+        return Err(Failure::Refused(OpenAiError::MissingKey.user_message()));
+    }
+    if spec.outcome == Outcome::Edit
+        && target.sensitive.is_some()
+        && !caps.show_message_request
+        && !req.confirmed
+    {
+        return Err(Failure::Refused(format!(
+            "{} is a protected file ({}); this editor cannot ask for consent, so choose the \
+             action titled “… (edits a protected file)” to allow the edit",
+            target.display,
+            target.sensitive.unwrap_or_default()
+        )));
+    }
+    // one job per file at a time, so each snapshot sees the previous job's edit
+    let _turn = or_cancel(&cancel, session.jobs.lock_file(&target.chain_key)).await?;
+    let snap = snapshot_at_least(&session, &req.uri, req.version, &cancel).await?;
+    if let SyncStatus::Desynced(reason) = &snap.status {
+        return Err(Failure::Refused(format!(
+            "{} is out of sync with the editor ({reason}); reopen it and try again",
+            target.display
+        )));
+    }
+    match req.version {
+        Some(v) if v < snap.version => {
+            return Err(Failure::DocumentChanged(
+                "the document changed after this action was offered; nothing was sent — try again"
+                    .into(),
+            ));
+        }
+        Some(v) if v > snap.version => {
+            return Err(Failure::Refused(format!(
+                "the editor is at version {v} but codex-lsp has version {}; reopen the file",
+                snap.version
+            )));
+        }
+        _ => {}
+    }
+    let (s, e, instruction) = working_range(&snap, &req, &spec, caps.encoding)?;
+    let settings = session.settings();
+    let rope = &snap.text;
+    let ctx = settings.context_lines as usize;
+    let first_line = rope.char_to_line(s);
+    let last_line = rope.char_to_line(e);
+    let before_start = rope.line_to_char(first_line.saturating_sub(ctx));
+    let after_line = (last_line + ctx + 1).min(rope.len_lines());
+    let after_end = if after_line >= rope.len_lines() {
+        rope.len_chars()
+    } else {
+        rope.line_to_char(after_line)
+    };
+    let selection = rope.slice(s..e).to_string();
+    let before = rope.slice(before_start..s).to_string();
+    let after = rope.slice(e..after_end.max(e)).to_string();
+    let diagnostic = req
+        .diagnostic
+        .as_ref()
+        .and_then(|d| d.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let parts = PromptParts {
+        path: &target.display,
+        language_id: &snap.language_id,
+        before: &before,
+        selection: &selection,
+        after: &after,
+        instruction: instruction.as_deref(),
+        diagnostic: diagnostic.as_deref(),
+    };
+    let previous = session.chains.get(&target.chain_key).map(|c| c.response_id);
+    let request = prompt::build_request(&spec, &parts, &settings, previous, &session.redactor);
+    let response = call_model(&session, &target.chain_key, request, &cancel, &reporter).await?;
+
+    if spec.outcome == Outcome::Answer {
+        return explain(
+            &session,
+            &client,
+            &target.chain_key,
+            &target.display,
+            response,
+        )
+        .await;
+    }
+    let code = answer::extract_code(&response.function_calls(), &response.output_text())
+        .map_err(|e| Failure::NoCode(e.to_string()))?;
+    let plan = edit::plan_edit(
+        &selection,
+        s,
+        &code,
+        edit::line_ending_of(&rope.slice(..).to_string()),
+        &session.redactor,
+    );
+    if plan.edits.is_empty() {
+        let message =
+            "The model returned the selected code unchanged; there is nothing to apply.".to_owned();
+        client
+            .show_message(MessageType::INFO, format!("Codex: {message}"))
+            .await;
+        return to_value(EditResult {
+            applied: false,
+            response_id: Some(response.id),
+            message: Some(message),
+        });
+    }
+    let ctx = apply::EditContext {
+        session: &session,
+        client: &client,
+        uri: &req.uri,
+        title: &spec.title,
+        display: &target.display,
+        sensitive: target.sensitive,
+        cancel: &cancel,
+    };
+    match apply::apply(&ctx, &snap, s, e, &plan.edits).await? {
+        Applied::Yes { version } => {
+            session.chains.advance(&target.chain_key, &response.id);
+            session
+                .expected_versions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(req.uri.clone(), version + 1);
+            for w in &plan.warnings {
+                client
+                    .show_message(MessageType::WARNING, format!("Codex: {w}"))
+                    .await;
+            }
+            to_value(EditResult {
+                applied: true,
+                response_id: Some(response.id),
+                message: (!plan.warnings.is_empty()).then(|| plan.warnings.join(" ")),
+            })
+        }
+        Applied::No(message) => {
+            client
+                .show_message(MessageType::WARNING, format!("Codex: {message}"))
+                .await;
+            to_value(EditResult {
+                applied: false,
+                response_id: Some(response.id),
+                message: Some(message),
+            })
+        }
+    }
+}
+
+fn to_value<T: serde::Serialize>(v: T) -> Outcome_ {
+    serde_json::to_value(v).map_err(|e| Failure::Internal(e.to_string()))
+}
+
+/// One request; a forgotten or overlong chain is dropped and the request resent once
+/// without it.
+async fn call_model(
+    session: &Session,
+    chain_key: &str,
+    mut request: CreateResponse,
+    cancel: &CancellationToken,
+    reporter: &Reporter,
+) -> Result<ResponseObject, Failure> {
+    let http = session.responses_client().map_err(Failure::Api)?;
+    let _slot = or_cancel(cancel, session.jobs.model_calls.clone().acquire_owned()).await?;
+    let mut on_event = |ev: &StreamEvent| match ev {
+        StreamEvent::TextDelta(d) | StreamEvent::FunctionArgsDelta(d) => {
+            reporter.on_delta(d.chars().count())
+        }
+        _ => {}
+    };
+    match http.create(&request, cancel, &mut on_event).await {
+        Err(
+            e @ (OpenAiError::PreviousResponseNotFound { .. } | OpenAiError::ContextTooLong { .. }),
+        ) if request.previous_response_id.is_some() => {
+            tracing::info!(
+                "dropping the chain and resending once: {}",
+                e.user_message()
+            );
+            session.chains.reset(chain_key);
+            request.previous_response_id = None;
+            Ok(http.create(&request, cancel, &mut on_event).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+async fn explain(
+    session: &Session,
+    client: &Client,
+    chain_key: &str,
+    display: &str,
+    response: ResponseObject,
+) -> Outcome_ {
+    let text = response.output_text();
+    if text.trim().is_empty() {
+        return Err(Failure::NoCode("the model returned no explanation".into()));
+    }
+    session.chains.advance(chain_key, &response.id);
+    client.show_message(MessageType::INFO, text.clone()).await;
+    if session.caps().show_document {
+        apply::show_markdown(client, display, &text).await;
+    }
+    to_value(ExplainResult {
+        response_id: response.id,
+        text,
+    })
+}
