@@ -19,6 +19,7 @@ use tower_lsp_server::ls_types::{
 };
 use tower_lsp_server::{Client, ExitedError};
 
+use super::commands::{ASK, EXPLAIN, RUN_ACTION};
 use super::execute;
 use super::from_proto;
 use super::session::Session;
@@ -168,6 +169,22 @@ impl<S> Dispatch<S> {
         let Some(id) = id else {
             return future::ready(Ok(None)).boxed();
         };
+        // a place in the document's queue, taken now: jobs on one file run in the
+        // order their requests arrived
+        let ticket = p
+            .as_ref()
+            .and_then(|p| {
+                let is_job = matches!(
+                    p.get("command").and_then(Value::as_str),
+                    Some(RUN_ACTION | ASK | EXPLAIN)
+                );
+                p.get("arguments")?
+                    .get(0)?
+                    .get("uri")?
+                    .as_str()
+                    .filter(|_| is_job)
+            })
+            .map(|uri| self.session.jobs.ticket(uri));
         let session = self.session.clone();
         let client = self.client.clone();
         async move {
@@ -181,7 +198,7 @@ impl<S> Dispatch<S> {
                 Err(Error::invalid_request())
             } else {
                 match serde_json::from_value::<ExecuteCommandParams>(p.unwrap_or(Value::Null)) {
-                    Ok(p) => execute::handle(session, client, id_key(&id), p).await,
+                    Ok(p) => execute::handle(session, client, id_key(&id), p, ticket).await,
                     Err(e) => Err(Error::invalid_params(format!(
                         "workspace/executeCommand: {e}"
                     ))),

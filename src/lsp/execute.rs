@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 
 use super::commands::{self, AskArgs, ChainInfo, RangeArgs, RunActionArgs, UriArgs};
 use super::failure::Failure;
+use super::jobs::Ticket;
 use super::run_action::{self, JobRequest};
 use super::session::Session;
 
@@ -27,6 +28,7 @@ pub async fn handle(
     client: Client,
     request_id: String,
     params: ExecuteCommandParams,
+    ticket: Option<Ticket>,
 ) -> Result<Value> {
     let arg = params.arguments.into_iter().next().unwrap_or(Value::Null);
     let token = params.work_done_progress_params.work_done_token;
@@ -43,7 +45,15 @@ pub async fn handle(
                     diagnostic: a.diagnostic,
                     confirmed: a.confirmed.unwrap_or(false),
                 };
-                run_action::run(session.clone(), client.clone(), request_id, job, token).await
+                run_action::run(
+                    session.clone(),
+                    client.clone(),
+                    request_id,
+                    job,
+                    token,
+                    ticket,
+                )
+                .await
             }
             Err(e) => Err(e),
         },
@@ -61,7 +71,15 @@ pub async fn handle(
                     diagnostic: None,
                     confirmed: a.confirmed.unwrap_or(false),
                 };
-                run_action::run(session.clone(), client.clone(), request_id, job, token).await
+                run_action::run(
+                    session.clone(),
+                    client.clone(),
+                    request_id,
+                    job,
+                    token,
+                    ticket,
+                )
+                .await
             }
             Err(e) => Err(e),
         },
@@ -76,7 +94,15 @@ pub async fn handle(
                     diagnostic: None,
                     confirmed: false,
                 };
-                run_action::run(session.clone(), client.clone(), request_id, job, token).await
+                run_action::run(
+                    session.clone(),
+                    client.clone(),
+                    request_id,
+                    job,
+                    token,
+                    ticket,
+                )
+                .await
             }
             Err(e) => Err(e),
         },

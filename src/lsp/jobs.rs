@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore};
+use std::collections::BTreeSet;
+
+use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedMutexGuard, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// At most this many model calls in flight at once (G10: bounded load).
@@ -19,7 +21,67 @@ pub struct Jobs {
     by_request: Mutex<HashMap<String, CancellationToken>>,
     by_progress: Mutex<HashMap<String, CancellationToken>>,
     file_locks: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
+    queues: Arc<Mutex<HashMap<String, Queue>>>,
+    turn_changed: Arc<Notify>,
     pub model_calls: Arc<Semaphore>,
+}
+
+/// A FIFO of jobs on one document, in the order their requests arrived.
+#[derive(Default)]
+struct Queue {
+    next: u64,
+    serving: u64,
+    /// Tickets given up before their turn came.
+    abandoned: BTreeSet<u64>,
+}
+
+/// A place in a document's queue, taken in wire order (synchronously, in the
+/// dispatch layer), so jobs on one file run in the order the user asked for them.
+pub struct Ticket {
+    key: String,
+    n: u64,
+    queues: Arc<Mutex<HashMap<String, Queue>>>,
+    turn_changed: Arc<Notify>,
+}
+
+impl Ticket {
+    fn is_up(&self) -> bool {
+        lock(&self.queues)
+            .get(&self.key)
+            .is_some_and(|q| q.serving == self.n)
+    }
+
+    /// Waits until every earlier job on this document has finished.
+    pub async fn wait_turn(&self) {
+        loop {
+            let changed = self.turn_changed.notified();
+            if self.is_up() {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut queues = lock(&self.queues);
+        if let Some(q) = queues.get_mut(&self.key) {
+            if q.serving == self.n {
+                q.serving += 1;
+                while q.abandoned.remove(&q.serving) {
+                    q.serving += 1;
+                }
+            } else {
+                q.abandoned.insert(self.n);
+            }
+            if q.serving == q.next {
+                queues.remove(&self.key);
+            }
+        }
+        drop(queues);
+        self.turn_changed.notify_waiters();
+    }
 }
 
 impl Default for Jobs {
@@ -29,6 +91,8 @@ impl Default for Jobs {
             by_request: Mutex::default(),
             by_progress: Mutex::default(),
             file_locks: Mutex::default(),
+            queues: Arc::default(),
+            turn_changed: Arc::new(Notify::new()),
             model_calls: Arc::new(Semaphore::new(MAX_MODEL_CALLS)),
         }
     }
@@ -103,6 +167,20 @@ impl Jobs {
         m.lock_owned().await
     }
 
+    /// Takes the next place in `key`'s queue. Call in wire order.
+    pub fn ticket(&self, key: &str) -> Ticket {
+        let mut queues = lock(&self.queues);
+        let q = queues.entry(key.to_owned()).or_default();
+        let n = q.next;
+        q.next += 1;
+        Ticket {
+            key: key.to_owned(),
+            n,
+            queues: self.queues.clone(),
+            turn_changed: self.turn_changed.clone(),
+        }
+    }
+
     pub fn in_flight(&self) -> usize {
         lock(&self.by_request).len()
     }
@@ -126,6 +204,24 @@ mod tests {
         let g = jobs.start("8".into());
         jobs.cancel_all();
         assert!(g.token.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn tickets_are_served_in_order_even_when_one_is_abandoned() {
+        let jobs = Jobs::default();
+        let t0 = jobs.ticket("u");
+        let t1 = jobs.ticket("u");
+        let t2 = jobs.ticket("u");
+        let other = jobs.ticket("v");
+        other.wait_turn().await; // another document is not held up
+        let w2 = t2.wait_turn();
+        tokio::pin!(w2);
+        assert!(futures_util::poll!(&mut w2).is_pending());
+        drop(t1); // given up before its turn
+        assert!(futures_util::poll!(&mut w2).is_pending());
+        t0.wait_turn().await;
+        drop(t0);
+        w2.await;
     }
 
     #[tokio::test]

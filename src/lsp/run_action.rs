@@ -14,6 +14,7 @@ use super::apply::{self, Applied};
 use super::commands::{EditResult, ExplainResult};
 use super::failure::Failure;
 use super::from_proto;
+use super::jobs::Ticket;
 use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
@@ -46,6 +47,7 @@ pub async fn run(
     request_id: String,
     req: JobRequest,
     token: Option<ProgressToken>,
+    ticket: Option<Ticket>,
 ) -> Outcome_ {
     let settings = session.settings();
     let spec = actions::lookup(&req.action, &settings.actions)
@@ -69,6 +71,7 @@ pub async fn run(
         spec,
         cancel.clone(),
         reporter.clone(),
+        ticket,
     ));
     let abort = task.abort_handle();
     let result = match task.await {
@@ -175,6 +178,7 @@ async fn job(
     spec: ActionSpec,
     cancel: CancellationToken,
     reporter: Reporter,
+    ticket: Option<Ticket>,
 ) -> Outcome_ {
     let caps = session.caps();
     let target = session.target(&req.uri);
@@ -196,7 +200,11 @@ async fn job(
             target.sensitive.unwrap_or_default()
         )));
     }
-    // one job per file at a time, so each snapshot sees the previous job's edit
+    // one job per file at a time, in arrival order, so each snapshot sees the
+    // previous job's edit
+    if let Some(t) = &ticket {
+        or_cancel(&cancel, t.wait_turn()).await?;
+    }
     let _turn = or_cancel(&cancel, session.jobs.lock_file(&target.chain_key)).await?;
     let snap = snapshot_at_least(&session, &req.uri, req.version, &cancel).await?;
     if let SyncStatus::Desynced(reason) = &snap.status {

@@ -415,32 +415,6 @@ mod tests {
         assert!(!entries.contains_key("k4") && entries.contains_key("k5"));
     }
 
-    /// Run in a child process by `default_path_honours_xdg_state_home`.
-    #[test]
-    #[ignore = "run with XDG_STATE_HOME set, by the test below"]
-    fn default_path_child() {
-        let base = std::env::var_os("XDG_STATE_HOME").unwrap();
-        let want = PathBuf::from(base).join("codex-lsp").join("chains.json");
-        assert_eq!(ChainStore::default_path(), Some(want));
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn default_path_honours_xdg_state_home() {
-        let dir = TempDir::new().unwrap();
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "store::chains::tests::default_path_child",
-                "--ignored",
-            ])
-            .env("XDG_STATE_HOME", dir.path())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success() && stdout.contains("1 passed"),
-            "{stdout}"
-        );
-    }
+    // default_path() honouring XDG_STATE_HOME is checked end to end in
+    // tests/actions_e2e.rs (chains_are_per_file_and_survive_a_restart).
 }

@@ -208,7 +208,8 @@ impl TestClient {
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .env("XDG_DATA_HOME", dir.path().join("data"))
             .env("HOME", dir.path())
-            .env("CODEX_LSP_LOG", "trace");
+            .env("CODEX_LSP_LOG", "trace")
+            .env("CODEX_LSP_LOG_FILE", dir.path().join("server.log"));
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
@@ -422,8 +423,29 @@ impl TestClient {
             .collect()
     }
 
-    /// shutdown + exit; returns the exit code.
+    /// The key audit (G3/E-4): the sentinel key appears nowhere the server wrote —
+    /// stderr at trace level, the log file, and every message it sent.
+    pub fn audit(&self) {
+        const NEEDLE: &str = "TESTSENTINEL";
+        assert!(
+            !self.stderr.lock().unwrap().contains(NEEDLE),
+            "the API key is in stderr"
+        );
+        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        assert!(!log.contains(NEEDLE), "the API key is in the log file");
+        self.inbox(|i| {
+            for (m, p) in i.notifications.iter().chain(i.requests.iter()) {
+                assert!(
+                    !p.to_string().contains(NEEDLE),
+                    "the API key is in a {m} message"
+                );
+            }
+        });
+    }
+
+    /// shutdown + exit (after the key audit); returns the exit code.
     pub async fn shutdown(mut self) -> i32 {
+        self.audit();
         let r = self.request("shutdown", Value::Null).await;
         assert!(r.is_ok(), "shutdown failed: {r:?}");
         self.notify("exit", Value::Null).await;
