@@ -1,0 +1,216 @@
+-- Headless end-to-end test for the codex_lsp plugin. Run by test/run.sh:
+--   nvim --headless -u test/init.lua
+-- Environment:
+--   CODEX_TEST_PLUGIN  path of editors/nvim (put on 'runtimepath')
+--   CODEX_TEST_FILE    the source file to edit (inside a workspace with a .git marker)
+--   CODEX_TEST_OUT     directory for results: log.txt, after_a (file after flow a)
+--   CODEX_LSP_BIN      the server binary
+--   CODEX_TEST_TIMEOUT_MS  bound for every wait (default 20000)
+-- The server inherits CODEX_LSP_BASE_URL / CODEX_LSP_API_KEY from this process.
+-- Flow a: code action "Codex: Refactor" on lines 2-3 (charwise end, as a visual selection gives it).
+-- Flow b: ":6,7CodexAsk make it shorter" (whole lines).
+-- Exit status 0 when both flows ran; run.sh checks the files on disk and the fake's log.
+
+local out_dir = assert(os.getenv("CODEX_TEST_OUT"), "CODEX_TEST_OUT")
+local file = assert(os.getenv("CODEX_TEST_FILE"), "CODEX_TEST_FILE")
+local plugin = assert(os.getenv("CODEX_TEST_PLUGIN"), "CODEX_TEST_PLUGIN")
+local bin = assert(os.getenv("CODEX_LSP_BIN"), "CODEX_LSP_BIN")
+local timeout = tonumber(os.getenv("CODEX_TEST_TIMEOUT_MS") or "") or 20000
+
+local t0 = vim.loop.hrtime()
+local function say(...)
+  local f = io.open(out_dir .. "/log.txt", "a")
+  f:write(string.format("[%7.1f ms] ", (vim.loop.hrtime() - t0) / 1e6), table.concat({ ... }, " "), "\n")
+  f:close()
+end
+local function done(code)
+  say("exit " .. code)
+  vim.cmd(code == 0 and "qall!" or ("cquit " .. code))
+end
+
+vim.opt.swapfile = false
+vim.opt.shortmess:append("F")
+vim.opt.runtimepath:prepend(plugin)
+
+-- Record everything the plugin / server shows instead of printing it.
+vim.notify = function(msg, level)
+  say("notify[" .. tostring(level) .. "] " .. tostring(msg))
+end
+local function wrap_handler(method)
+  local orig = vim.lsp.handlers[method]
+  vim.lsp.handlers[method] = function(err, result, ctx, config)
+    if method == "window/showMessage" then
+      say("showMessage[" .. tostring(result and result.type) .. "] " .. tostring(result and result.message))
+      return vim.NIL
+    end
+    return orig(err, result, ctx, config)
+  end
+end
+wrap_handler("window/showMessage")
+
+-- The result of workspace/executeCommand sent by the code action machinery.
+local exec_results = {}
+vim.lsp.handlers["workspace/executeCommand"] = function(err, result, ctx)
+  say("executeCommand result: err=" .. vim.inspect(err) .. " result=" .. vim.inspect(result))
+  table.insert(exec_results, { err = err, result = result })
+end
+
+local initialized = false
+local codex = require("codex_lsp")
+codex.setup({
+  cmd = { bin },
+  filetypes = "*",
+  settings = { model = "test-model", contextLines = 5, reasoningEffort = "low" },
+  client = {
+    on_init = function()
+      initialized = true
+    end,
+  },
+})
+
+local function buf_text(bufnr)
+  return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
+end
+
+local function copy_file(src, dst)
+  local f = assert(io.open(src, "rb"))
+  local data = f:read("*a")
+  f:close()
+  local g = assert(io.open(dst, "wb"))
+  g:write(data)
+  g:close()
+end
+
+local function wait(what, cond)
+  if vim.wait(timeout, cond, 20) then
+    return true
+  end
+  say("FAIL: timed out waiting for " .. what)
+  return false
+end
+
+local function flow_a(bufnr)
+  local before = buf_text(bufnr)
+  local want = "Codex: Refactor"
+  -- lines 2..3 (1-based), end inclusive at the last character of line 3
+  local last = vim.api.nvim_buf_get_lines(bufnr, 2, 3, false)[1]
+  local s, e = { 2, 0 }, { 3, #last - 1 }
+  local n = #exec_results
+  if vim.fn.has("nvim-0.8") == 1 then
+    vim.lsp.buf.code_action({
+      range = { start = s, ["end"] = e },
+      filter = function(a)
+        return a.title == want
+      end,
+      apply = true,
+    })
+  else
+    vim.ui.select = function(items, opts, on_choice)
+      for i, it in ipairs(items) do
+        local title = opts.format_item and opts.format_item(it) or tostring(it)
+        if title == want then
+          return on_choice(it, i)
+        end
+      end
+      say("FAIL: no code action titled " .. want)
+      on_choice(nil, nil)
+    end
+    vim.lsp.buf.range_code_action(nil, s, e)
+  end
+  if not wait("the buffer to change (flow a)", function()
+    return buf_text(bufnr) ~= before
+  end) then
+    return false
+  end
+  if not wait("codex.runAction to answer", function()
+    return #exec_results > n
+  end) then
+    return false
+  end
+  local r = exec_results[#exec_results]
+  if r.err or type(r.result) ~= "table" or r.result.applied ~= true then
+    say("FAIL: runAction answered " .. vim.inspect(r))
+    return false
+  end
+  vim.cmd("silent write")
+  copy_file(file, out_dir .. "/after_a")
+  say("flow a done")
+  return true
+end
+
+local function flow_b(bufnr)
+  local before = buf_text(bufnr)
+  local result
+  local orig = codex.ask
+  codex.ask = function(b, range, instruction, on_done)
+    say("CodexAsk range=" .. vim.inspect(range) .. " instruction=" .. instruction)
+    return orig(b, range, instruction, function(err, res)
+      result = { err = err, result = res }
+      if on_done then
+        on_done(err, res)
+      end
+    end)
+  end
+  vim.cmd("6,7CodexAsk make it shorter")
+  if not wait("codex.ask to answer", function()
+    return result ~= nil
+  end) then
+    return false
+  end
+  say("ask answered: " .. vim.inspect(result))
+  if result.err or type(result.result) ~= "table" or result.result.applied ~= true then
+    say("FAIL: codex.ask answered " .. vim.inspect(result))
+    return false
+  end
+  if not wait("the buffer to change (flow b)", function()
+    return buf_text(bufnr) ~= before
+  end) then
+    return false
+  end
+  vim.cmd("silent write")
+  say("flow b done")
+  return true
+end
+
+local function run()
+  vim.cmd("edit " .. vim.fn.fnameescape(file))
+  local bufnr = vim.api.nvim_get_current_buf()
+  if not wait("the client to attach", function()
+    return codex.get_client(bufnr) ~= nil
+  end) then
+    return done(1)
+  end
+  if not wait("the client to initialize", function()
+    return initialized
+  end) then
+    return done(1)
+  end
+  say("attached, offset_encoding=" .. tostring(codex.get_client(bufnr).offset_encoding))
+  local ok_a = flow_a(bufnr)
+  say(ok_a and "FLOW a ok" or "FLOW a failed")
+  local ok_b = flow_b(bufnr)
+  say(ok_b and "FLOW b ok" or "FLOW b failed")
+  local chain
+  codex.chain(bufnr, function(err, res)
+    chain = { err = err, result = res }
+  end)
+  if wait("codex.chainInfo", function()
+    return chain ~= nil
+  end) then
+    say("chainInfo: " .. vim.inspect(chain))
+  end
+  done((ok_a and ok_b) and 0 or 1)
+end
+
+vim.api.nvim_create_autocmd("VimEnter", {
+  once = true,
+  callback = function()
+    vim.schedule(function()
+      local ok, err = pcall(run)
+      if not ok then
+        say("FAIL: error: " .. tostring(err))
+        done(2)
+      end
+    end)
+  end,
+})

