@@ -9,7 +9,11 @@
 -- The server inherits CODEX_LSP_BASE_URL / CODEX_LSP_API_KEY from this process.
 -- Flow a: code action "Codex: Refactor" on lines 2-3 (charwise end, as a visual selection gives it).
 -- Flow b: ":6,7CodexAsk make it shorter" (whole lines).
--- Exit status 0 when both flows ran; run.sh checks the files on disk and the fake's log.
+-- Flow c: ":2CodexExplain": the answer shows in a floating window, the buffer is unchanged.
+-- Flow d: ":CodexReset", ":CodexChain" says no chain, then ":'<,'>CodexAsk" on a
+--         characterwise visual selection ("a * b" on line 6).
+-- Each flow logs "FLOW x ok" or "FLOW x failed" to log.txt; exit status 0 when all ran.
+-- run.sh checks the files on disk and the requests the fake received.
 
 local out_dir = assert(os.getenv("CODEX_TEST_OUT"), "CODEX_TEST_OUT")
 local file = assert(os.getenv("CODEX_TEST_FILE"), "CODEX_TEST_FILE")
@@ -172,6 +176,123 @@ local function flow_b(bufnr)
   return true
 end
 
+local function flow_c(bufnr)
+  local before = buf_text(bufnr)
+  local result
+  local orig = codex.explain
+  codex.explain = function(b, range, on_done)
+    say("CodexExplain range=" .. vim.inspect(range))
+    return orig(b, range, function(err, res)
+      result = { err = err, result = res }
+      if on_done then
+        on_done(err, res)
+      end
+    end)
+  end
+  vim.cmd("2CodexExplain")
+  if not wait("codex.explain to answer", function()
+    return result ~= nil
+  end) then
+    return false
+  end
+  say("explain answered: " .. vim.inspect(result))
+  if result.err or type(result.result) ~= "table" or type(result.result.text) ~= "string" then
+    say("FAIL: codex.explain answered " .. vim.inspect(result))
+    return false
+  end
+  -- the text is shown in a floating window
+  local shown = false
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    local cfg = vim.api.nvim_win_get_config(win)
+    if cfg.relative and cfg.relative ~= "" then
+      local text = table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), "\n")
+      if text:find("It adds two numbers.", 1, true) then
+        shown = true
+        vim.api.nvim_win_close(win, true)
+      end
+    end
+  end
+  if not shown then
+    say("FAIL: no floating window shows the explanation")
+    return false
+  end
+  if vim.api.nvim_get_current_buf() ~= bufnr then
+    say("FAIL: the explanation replaced the current buffer with " .. vim.api.nvim_buf_get_name(0))
+    return false
+  end
+  if buf_text(bufnr) ~= before then
+    say("FAIL: explain changed the buffer")
+    return false
+  end
+  say("flow c done")
+  return true
+end
+
+local function flow_d(bufnr)
+  local reset, chain
+  codex.reset(bufnr, function(err, res)
+    reset = { err = err, result = res }
+  end)
+  if not wait("codex.resetChain", function()
+    return reset ~= nil
+  end) then
+    return false
+  end
+  if reset.err then
+    say("FAIL: resetChain answered " .. vim.inspect(reset))
+    return false
+  end
+  codex.chain(bufnr, function(err, res)
+    chain = { err = err, result = res }
+  end)
+  if not wait("codex.chainInfo", function()
+    return chain ~= nil
+  end) then
+    return false
+  end
+  if chain.err or (chain.result ~= nil and chain.result ~= vim.NIL) then
+    say("FAIL: after a reset chainInfo answered " .. vim.inspect(chain))
+    return false
+  end
+  -- characterwise visual selection of "a * b" on line 6 ("    a * b")
+  local before = buf_text(bufnr)
+  vim.api.nvim_win_set_cursor(0, { 6, 4 })
+  vim.cmd("normal! v4l\27")
+  local result, sent
+  local orig = codex.ask
+  codex.ask = function(b, range, instruction, on_done)
+    sent = range
+    say("CodexAsk (visual) range=" .. vim.inspect(range) .. " instruction=" .. instruction)
+    return orig(b, range, instruction, function(err, res)
+      result = { err = err, result = res }
+    end)
+  end
+  vim.cmd("'<,'>CodexAsk swap the operands")
+  if not wait("codex.ask (visual) to answer", function()
+    return result ~= nil
+  end) then
+    return false
+  end
+  say("ask answered: " .. vim.inspect(result))
+  local want = { start = { line = 5, character = 4 }, ["end"] = { line = 5, character = 9 } }
+  if not vim.deep_equal(sent, want) then
+    say("FAIL: the charwise selection gave range " .. vim.inspect(sent) .. ", expected " .. vim.inspect(want))
+    return false
+  end
+  if result.err or type(result.result) ~= "table" or result.result.applied ~= true then
+    say("FAIL: codex.ask (visual) answered " .. vim.inspect(result))
+    return false
+  end
+  if not wait("the buffer to change (flow d)", function()
+    return buf_text(bufnr) ~= before
+  end) then
+    return false
+  end
+  vim.cmd("silent write")
+  say("flow d done")
+  return true
+end
+
 local function run()
   vim.cmd("edit " .. vim.fn.fnameescape(file))
   local bufnr = vim.api.nvim_get_current_buf()
@@ -186,20 +307,20 @@ local function run()
     return done(1)
   end
   say("attached, offset_encoding=" .. tostring(codex.get_client(bufnr).offset_encoding))
-  local ok_a = flow_a(bufnr)
-  say(ok_a and "FLOW a ok" or "FLOW a failed")
-  local ok_b = flow_b(bufnr)
-  say(ok_b and "FLOW b ok" or "FLOW b failed")
-  local chain
-  codex.chain(bufnr, function(err, res)
-    chain = { err = err, result = res }
-  end)
-  if wait("codex.chainInfo", function()
-    return chain ~= nil
-  end) then
-    say("chainInfo: " .. vim.inspect(chain))
+  local all = true
+  for _, flow in ipairs({ { "a", flow_a }, { "b", flow_b }, { "c", flow_c }, { "d", flow_d } }) do
+    local ok, res = pcall(flow[2], bufnr)
+    if not ok then
+      say("FAIL: error in flow " .. flow[1] .. ": " .. tostring(res))
+    end
+    ok = ok and res
+    say(ok and ("FLOW " .. flow[1] .. " ok") or ("FLOW " .. flow[1] .. " failed"))
+    all = all and ok
+    if flow[1] == "b" then
+      copy_file(file, out_dir .. "/after_b")
+    end
   end
-  done((ok_a and ok_b) and 0 or 1)
+  done(all and 0 or 1)
 end
 
 vim.api.nvim_create_autocmd("VimEnter", {

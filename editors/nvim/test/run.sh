@@ -4,9 +4,13 @@
 #   CODEX_LSP_BIN=/path/to/codex-lsp editors/nvim/test/run.sh
 #
 # For each Neovim (0.7.2 from apt, 0.11.4 from the PyPI venv that install.sh makes) it runs
-#   a) the code action "Codex: Refactor" on a range   b) ":CodexAsk make it shorter" on lines
-# and checks the file on disk after each flow, and the requests the fake received
-# (2 requests, the second chained on the first with previous_response_id).
+# the flows of test/init.lua on one file, one fake Responses server per Neovim:
+#   a) the code action "Codex: Refactor" on a range      (request 1, no previous_response_id)
+#   b) ":6,7CodexAsk make it shorter" on whole lines      (request 2, chained: previous_response_id resp_1)
+#   c) ":2CodexExplain", answer in a floating window      (request 3, chained on resp_2; no edit)
+#   d) ":CodexReset", then ":'<,'>CodexAsk" on a characterwise visual selection
+#                                                         (request 4, no previous_response_id)
+# and checks the file on disk after each flow and the requests the fake received.
 # Overrides: NVIM07 / NVIM011 (nvim binaries), CODEX_TEST_TIMEOUT_MS (per wait, default 20000),
 # CODEX_TEST_KEEP=1 (keep the temp dir). Prints PASS/FAIL per flow and ends with "N passed, M failed".
 set -u
@@ -47,6 +51,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+FLOWS="a b c d"
 PASSED=0
 FAILED=0
 pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
@@ -82,6 +87,15 @@ pub fn mul(a: i32, b: i32) -> i32 {
 }
 // Σ résumé 😀 (non-ASCII outside the edited ranges)
 '
+EXPECTED_D='pub fn add(a: i32, b: i32) -> i32 {
+    a + b
+}
+
+pub fn mul(a: i32, b: i32) -> i32 {
+    b * a
+}
+// Σ résumé 😀 (non-ASCII outside the edited ranges)
+'
 
 # wait_for SECONDS COMMAND...: poll (every 50 ms) until COMMAND succeeds
 wait_for() {
@@ -106,7 +120,7 @@ same_content() {
   return 1
 }
 
-# check_requests LOG -> checks the fake's request log; prints problems
+# check_requests LOG -> prints "<flow> <problem>" lines about the fake's request log
 check_requests() {
   python3 - "$1" <<'EOF'
 import json, sys
@@ -115,26 +129,27 @@ try:
     reqs = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
 except FileNotFoundError:
     reqs = []
-problems = []
-if len(reqs) != 2:
-    problems.append(f"expected 2 requests, the fake got {len(reqs)}")
-for r in reqs:
-    if r.get("path") != "/v1/responses":
-        problems.append(f"request {r.get('n')} went to {r.get('path')}")
-    if r.get("authorization") != "bearer":
-        problems.append(f"request {r.get('n')} authorization: {r.get('authorization')}")
+# flow, expected previous_response_id, whether the replace_selection tool must be offered
+expect = [("a", None, True), ("b", "resp_1", True), ("c", "resp_2", False), ("d", None, True)]
+for i, (flow, prev, tool) in enumerate(expect):
+    if i >= len(reqs):
+        print(f"{flow} the fake got no request #{i + 1} (it got {len(reqs)})")
+        continue
+    r = reqs[i]
     b = r.get("body") or {}
+    if r.get("path") != "/v1/responses":
+        print(f"{flow} request {i + 1} went to {r.get('path')}")
+    if r.get("authorization") != "bearer":
+        print(f"{flow} request {i + 1} authorization: {r.get('authorization')}")
     if b.get("model") != "test-model":
-        problems.append(f"request {r.get('n')} model {b.get('model')!r} (settings not passed?)")
-if len(reqs) >= 1 and (reqs[0].get("body") or {}).get("previous_response_id"):
-    problems.append("request 1 has previous_response_id " + str(reqs[0]["body"]["previous_response_id"]))
-if len(reqs) >= 2:
-    prev = (reqs[1].get("body") or {}).get("previous_response_id")
-    if prev != "resp_1":
-        problems.append(f"request 2 previous_response_id is {prev!r}, expected 'resp_1'")
-for p in problems:
-    print("    " + p)
-sys.exit(1 if problems else 0)
+        print(f"{flow} request {i + 1} model {b.get('model')!r}: settings not passed?")
+    if b.get("previous_response_id") != prev:
+        print(f"{flow} request {i + 1} previous_response_id {b.get('previous_response_id')!r}, expected {prev!r}")
+    names = [t.get("name") for t in b.get("tools") or []]
+    if tool and "replace_selection" not in names:
+        print(f"{flow} request {i + 1} offers tools {names}, expected replace_selection")
+if len(reqs) > len(expect):
+    print(f"d the fake got {len(reqs)} requests, expected {len(expect)}")
 EOF
 }
 
@@ -146,8 +161,7 @@ run_version() {
   printf '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n' >"$dir/ws/Cargo.toml"
 
   if [ ! -x "$nvim" ]; then
-    fail "$label a (code action Codex: Refactor)" "no nvim at $nvim (run editors/nvim/test/install.sh)"
-    fail "$label b (:CodexAsk)" "no nvim at $nvim"
+    for f in $FLOWS; do fail "$label $f" "no nvim at $nvim (run editors/nvim/test/install.sh)"; done
     return
   fi
   local version
@@ -155,15 +169,14 @@ run_version() {
   echo "== $label: $version"
 
   cat >"$dir/replies.json" <<'EOF'
-[{"code": "    a + b"}, {"code": "    a * b\n"}]
+[{"code": "    a + b"}, {"code": "    a * b\n"}, {"text": "It adds two numbers."}, {"code": "b * a"}]
 EOF
   python3 "$FAKE" --port-file "$dir/port" --replies "$dir/replies.json" --log "$dir/requests.jsonl" \
     2>"$dir/fake.stderr" &
   local fake_pid=$!
   PIDS+=("$fake_pid")
   if ! wait_for 10 test -s "$dir/port"; then
-    fail "$label a (code action Codex: Refactor)" "the fake Responses server did not start: $(cat "$dir/fake.stderr")"
-    fail "$label b (:CodexAsk)" "no fake server"
+    for f in $FLOWS; do fail "$label $f" "the fake Responses server did not start: $(cat "$dir/fake.stderr")"; done
     return
   fi
   local port
@@ -188,30 +201,33 @@ EOF
   kill "$fake_pid" 2>/dev/null
   wait "$fake_pid" 2>/dev/null
 
-  local show_log=0
-  # Flow a: the code action
-  if grep -q "FLOW a ok" "$dir/out/log.txt" 2>/dev/null && same_content "$dir/out/after_a" "$EXPECTED_A"; then
-    pass "$label a (code action Codex: Refactor)"
-  else
-    same_content "$dir/out/after_a" "$EXPECTED_A" >/dev/null || true
-    fail "$label a (code action Codex: Refactor)" "see the log below"
-    show_log=1
-  fi
-  # Flow b: :CodexAsk, chained on flow a's response
-  local why=""
-  grep -q "FLOW b ok" "$dir/out/log.txt" 2>/dev/null || why="the nvim side did not finish;"
-  if ! same_content "$dir/ws/src/lib.rs" "$EXPECTED_B"; then why="$why file content differs;"; fi
-  if ! check_requests "$dir/requests.jsonl"; then why="$why requests to the fake are wrong;"; fi
-  if [ $rc -ne 0 ]; then why="$why nvim exited $rc;"; fi
-  if [ -z "$why" ]; then
-    pass "$label b (:CodexAsk, chained on a)"
-  else
-    fail "$label b (:CodexAsk, chained on a)" "$why"
-    show_log=1
-  fi
+  local show_log=0 problems
+  problems=$(check_requests "$dir/requests.jsonl")
+  # flow_result FLOW NAME SNAPSHOT EXPECTED: the flow's nvim side, the file on disk, the requests
+  flow_result() {
+    local flow=$1 name=$2 snap=$3 expected=$4 why="" p
+    grep -q "FLOW $flow ok" "$dir/out/log.txt" 2>/dev/null || why="the nvim side failed;"
+    if [ -n "$snap" ] && ! same_content "$snap" "$expected"; then why="$why the file on disk differs;"; fi
+    p=$(printf '%s\n' "$problems" | sed -n "s/^$flow //p")
+    if [ -n "$p" ]; then
+      printf '%s\n' "$p" | sed 's/^/    /'
+      why="$why the requests to the fake are wrong;"
+    fi
+    if [ -z "$why" ]; then
+      pass "$label $flow ($name)"
+    else
+      fail "$label $flow ($name)" "$why"
+      show_log=1
+    fi
+  }
+  flow_result a "code action Codex: Refactor" "$dir/out/after_a" "$EXPECTED_A"
+  flow_result b ":CodexAsk on lines, chained on a" "$dir/out/after_b" "$EXPECTED_B"
+  flow_result c ":CodexExplain in a floating window, chained on b" "" ""
+  flow_result d ":CodexReset, then :'<,'>CodexAsk on a charwise selection" "$dir/ws/src/lib.rs" "$EXPECTED_D"
+  [ $rc -eq 0 ] || show_log=1
   if [ $show_log = 1 ]; then
     echo "   --- nvim test log ($dir/out/log.txt)"
-    sed 's/^/   | /' "$dir/out/log.txt" 2>/dev/null | tail -n 40
+    sed 's/^/   | /' "$dir/out/log.txt" 2>/dev/null | tail -n 60
     echo "   --- nvim stderr"
     tail -n 20 "$dir/nvim.stderr" | sed 's/^/   | /'
     echo "   --- server log tail ($dir/server.log)"

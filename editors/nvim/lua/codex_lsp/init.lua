@@ -225,12 +225,17 @@ end
 --- :CodexExplain
 function M.explain(bufnr, range, on_done)
   local args = { uri = vim.uri_from_bufnr(bufnr), range = range }
+  M._explain_shown = false
   return M.execute(bufnr, "codex.explain", args, function(err, result)
     if err then
       notify(err_text(err), vim.log.levels.ERROR)
     elseif type(result) == "table" and result.text then
       M.last_explanation = result.text
-      show_text(result.text)
+      -- where the client supports window/showDocument the server already sent the
+      -- answer as a Markdown file, shown by show_document_handler
+      if not M._explain_shown then
+        show_text(result.text)
+      end
     end
     if on_done then
       on_done(err, result)
@@ -266,6 +271,38 @@ function M.chain(bufnr, on_done)
       on_done(err, result)
     end
   end)
+end
+
+-- The server shows explanations with window/showDocument of a Markdown file (0.8+
+-- advertise support). The stock handler would replace the current window's buffer;
+-- show the answer the same way as :CodexExplain instead, and keep the cursor where it is.
+local function show_document_handler(err, params, ctx, config)
+  local uri = type(params) == "table" and params.uri or nil
+  if uri and not params.external and uri:match("^file:") and uri:match("%.md$") then
+    local path = vim.uri_to_fname(uri)
+    local ok, lines = pcall(vim.fn.readfile, path)
+    if ok and type(lines) == "table" then
+      M._explain_shown = true
+      M.last_explanation_file = path
+      show_text(table.concat(lines, "\n"))
+      return { success = true }
+    end
+  end
+  local default = vim.lsp.handlers["window/showDocument"]
+  if default then
+    return default(err, params, ctx, config)
+  end
+  return { success = false }
+end
+
+--- True for files codex-lsp itself writes (explanations under $XDG_CACHE_HOME/codex-lsp).
+local function is_server_output(fname)
+  local cache = os.getenv("XDG_CACHE_HOME")
+  if not cache or cache == "" then
+    cache = (os.getenv("HOME") or "") .. "/.cache"
+  end
+  local prefix = vim.fn.fnamemodify(cache, ":p"):gsub("/*$", "") .. "/codex-lsp/"
+  return fname:sub(1, #prefix) == prefix
 end
 
 ---------------------------------------------------------------------------
@@ -320,7 +357,10 @@ local function client_config(root)
     -- answers the server's workspace/configuration pull of the "codex" section
     settings = { codex = M.config.settings },
   })
-  cfg.handlers = vim.tbl_extend("force", { ["$/progress"] = progress_handler }, cfg.handlers or {})
+  cfg.handlers = vim.tbl_extend("force", {
+    ["$/progress"] = progress_handler,
+    ["window/showDocument"] = show_document_handler,
+  }, cfg.handlers or {})
   if not has("nvim-0.8") then
     cfg.workspace_folders = { { uri = vim.uri_from_fname(root), name = root } }
   end
@@ -354,11 +394,14 @@ function M.attach(bufnr)
   if not filetype_ok(bufnr) then
     return nil
   end
+  fname = vim.fn.fnamemodify(fname, ":p")
+  if is_server_output(fname) then
+    return nil
+  end
   local existing = M.get_client(bufnr)
   if existing then
     return existing.id
   end
-  fname = vim.fn.fnamemodify(fname, ":p")
   local root = M.find_root(fname, M.config.root_markers)
   if vim.lsp.start then -- 0.8+: reuses a client with the same name and root_dir
     return vim.lsp.start(client_config(root), { bufnr = bufnr })
