@@ -6,6 +6,7 @@
 --   CODEX_TEST_OUT     directory for results: log.txt, after_a (file after flow a)
 --   CODEX_LSP_BIN      the server binary
 --   CODEX_TEST_TIMEOUT_MS  bound for every wait (default 20000)
+--   CODEX_TEST_STREAM  "0": settings.stream = false (JSON answers instead of SSE)
 -- The server inherits CODEX_LSP_BASE_URL / CODEX_LSP_API_KEY from this process.
 -- Flow a: code action "Codex: Refactor" on lines 2-3 (charwise end, as a visual selection gives it).
 -- Flow b: ":6,7CodexAsk make it shorter" (whole lines).
@@ -64,7 +65,12 @@ local codex = require("codex_lsp")
 codex.setup({
   cmd = { bin },
   filetypes = "*",
-  settings = { model = "test-model", contextLines = 5, reasoningEffort = "low" },
+  settings = {
+    model = "test-model",
+    contextLines = 5,
+    reasoningEffort = "low",
+    stream = os.getenv("CODEX_TEST_STREAM") ~= "0",
+  },
   client = {
     on_init = function()
       initialized = true
@@ -121,11 +127,7 @@ local function flow_a(bufnr)
     end
     vim.lsp.buf.range_code_action(nil, s, e)
   end
-  if not wait("the buffer to change (flow a)", function()
-    return buf_text(bufnr) ~= before
-  end) then
-    return false
-  end
+  -- the server answers codex.runAction after the client applied the edit
   if not wait("codex.runAction to answer", function()
     return #exec_results > n
   end) then
@@ -134,6 +136,11 @@ local function flow_a(bufnr)
   local r = exec_results[#exec_results]
   if r.err or type(r.result) ~= "table" or r.result.applied ~= true then
     say("FAIL: runAction answered " .. vim.inspect(r))
+    return false
+  end
+  if not wait("the buffer to change (flow a)", function()
+    return buf_text(bufnr) ~= before
+  end) then
     return false
   end
   vim.cmd("silent write")

@@ -11,6 +11,7 @@
 #   d) ":CodexReset", then ":'<,'>CodexAsk" on a characterwise visual selection
 #                                                         (request 4, no previous_response_id)
 # and checks the file on disk after each flow and the requests the fake received.
+# nvim 0.7 runs with the setting stream = false (JSON answers), 0.11 with SSE streaming.
 # Overrides: NVIM07 / NVIM011 (nvim binaries), CODEX_TEST_TIMEOUT_MS (per wait, default 20000),
 # CODEX_TEST_KEEP=1 (keep the temp dir). Prints PASS/FAIL per flow and ends with "N passed, M failed".
 set -u
@@ -43,7 +44,7 @@ cleanup() {
     [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
   done
   if [ "${CODEX_TEST_KEEP:-0}" = 1 ]; then
-    echo "kept $TMP"
+    [ -n "${SUMMARY_DONE:-}" ] || echo "kept $TMP" >&2
   else
     rm -rf "$TMP"
   fi
@@ -122,9 +123,10 @@ same_content() {
 
 # check_requests LOG -> prints "<flow> <problem>" lines about the fake's request log
 check_requests() {
-  python3 - "$1" <<'EOF'
+  python3 - "$1" "$2" <<'EOF'
 import json, sys
 path = sys.argv[1]
+stream = sys.argv[2] != "0"
 try:
     reqs = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
 except FileNotFoundError:
@@ -145,6 +147,8 @@ for i, (flow, prev, tool) in enumerate(expect):
         print(f"{flow} request {i + 1} model {b.get('model')!r}: settings not passed?")
     if b.get("previous_response_id") != prev:
         print(f"{flow} request {i + 1} previous_response_id {b.get('previous_response_id')!r}, expected {prev!r}")
+    if bool(b.get("stream")) != stream:
+        print(f"{flow} request {i + 1} stream={b.get('stream')!r}, expected {stream} from the settings")
     names = [t.get("name") for t in b.get("tools") or []]
     if tool and "replace_selection" not in names:
         print(f"{flow} request {i + 1} offers tools {names}, expected replace_selection")
@@ -154,7 +158,7 @@ EOF
 }
 
 run_version() {
-  local label=$1 nvim=$2
+  local label=$1 nvim=$2 stream=$3
   local dir="$TMP/$label"
   mkdir -p "$dir/ws/.git" "$dir/ws/src" "$dir/out" "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/state" "$dir/xdg/cache" "$dir/home"
   printf '%s' "$ORIGINAL" >"$dir/ws/src/lib.rs"
@@ -192,7 +196,7 @@ EOF
         CODEX_LSP_BASE_URL="http://127.0.0.1:$port/v1" CODEX_LSP_API_KEY="sk-test-nvim-e2e" \
         CODEX_LSP_LOG="${CODEX_LSP_LOG:-debug}" CODEX_LSP_LOG_FILE="$dir/server.log" \
         CODEX_LSP_BIN="$BIN" CODEX_TEST_PLUGIN="$PLUGIN" CODEX_TEST_FILE="$dir/ws/src/lib.rs" \
-        CODEX_TEST_OUT="$dir/out" CODEX_TEST_TIMEOUT_MS="${CODEX_TEST_TIMEOUT_MS:-20000}" \
+        CODEX_TEST_OUT="$dir/out" CODEX_TEST_STREAM="$stream" CODEX_TEST_TIMEOUT_MS="${CODEX_TEST_TIMEOUT_MS:-20000}" \
         timeout -k 5 90 "$nvim" --headless -n -i NONE -u "$HERE/init.lua" </dev/null >"$dir/nvim.stdout" 2>"$dir/nvim.stderr"
   )
   rc=$?
@@ -202,7 +206,7 @@ EOF
   wait "$fake_pid" 2>/dev/null
 
   local show_log=0 problems
-  problems=$(check_requests "$dir/requests.jsonl")
+  problems=$(check_requests "$dir/requests.jsonl" "$stream")
   # flow_result FLOW NAME SNAPSHOT EXPECTED: the flow's nvim side, the file on disk, the requests
   flow_result() {
     local flow=$1 name=$2 snap=$3 expected=$4 why="" p
@@ -237,8 +241,11 @@ EOF
 }
 
 START=$(date +%s%N)
-run_version nvim-0.7 "$NVIM07"
-run_version nvim-0.11 "$NVIM011"
+# 0.7 with settings.stream = false (plain JSON answers), 0.11 with SSE streaming
+run_version nvim-0.7 "$NVIM07" 0
+run_version nvim-0.11 "$NVIM011" 1
 echo "($((($(date +%s%N) - START) / 1000000)) ms)"
+[ "${CODEX_TEST_KEEP:-0}" = 1 ] && echo "logs kept in $TMP"
+SUMMARY_DONE=1
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -183,12 +183,24 @@ local function err_text(err)
   return tostring(err)
 end
 
+-- Messages the server showed with window/showMessage (it shows every failure that
+-- way too): an error response repeating one of them is not notified twice.
+local shown = { seq = 0, recent = {} }
+
+local function report_error(err)
+  local text = err_text(err)
+  if shown.recent[text] then
+    return
+  end
+  notify(text, vim.log.levels.ERROR)
+end
+
 --- :CodexAsk {instruction}
 function M.ask(bufnr, range, instruction, on_done)
   local args = { uri = vim.uri_from_bufnr(bufnr), range = range, instruction = instruction }
   return M.execute(bufnr, "codex.ask", args, function(err, result)
     if err then
-      notify(err_text(err), vim.log.levels.ERROR)
+      report_error(err)
     elseif type(result) == "table" and result.applied == false then
       notify(result.message or "the edit was not applied", vim.log.levels.WARN)
     else
@@ -228,7 +240,7 @@ function M.explain(bufnr, range, on_done)
   M._explain_shown = false
   return M.execute(bufnr, "codex.explain", args, function(err, result)
     if err then
-      notify(err_text(err), vim.log.levels.ERROR)
+      report_error(err)
     elseif type(result) == "table" and result.text then
       M.last_explanation = result.text
       -- where the client supports window/showDocument the server already sent the
@@ -247,7 +259,7 @@ end
 function M.reset(bufnr, on_done)
   return M.execute(bufnr, "codex.resetChain", { uri = vim.uri_from_bufnr(bufnr) }, function(err, result)
     if err then
-      notify(err_text(err), vim.log.levels.ERROR)
+      report_error(err)
     else
       notify("conversation chain reset")
     end
@@ -261,7 +273,7 @@ end
 function M.chain(bufnr, on_done)
   return M.execute(bufnr, "codex.chainInfo", { uri = vim.uri_from_bufnr(bufnr) }, function(err, result)
     if err then
-      notify(err_text(err), vim.log.levels.ERROR)
+      report_error(err)
     elseif type(result) == "table" and result.responseId then
       notify(string.format("chain %s (%s turns)", result.responseId, tostring(result.turns)))
     else
@@ -271,6 +283,20 @@ function M.chain(bufnr, on_done)
       on_done(err, result)
     end
   end)
+end
+
+local function show_message_handler(err, result, ctx, config)
+  if type(result) == "table" and type(result.message) == "string" then
+    shown.seq = shown.seq + 1
+    shown.recent[result.message] = true
+    vim.defer_fn(function()
+      shown.recent[result.message] = nil
+    end, 10000)
+  end
+  local default = vim.lsp.handlers["window/showMessage"]
+  if default then
+    return default(err, result, ctx, config)
+  end
 end
 
 -- The server shows explanations with window/showDocument of a Markdown file (0.8+
@@ -322,13 +348,24 @@ local function progress_handler(err, result, ctx, config)
   M._progress_titles = state
   local key = tostring(result.token)
   if v.kind == "begin" then
-    state[key] = v.title
+    state[key] = { title = v.title, seq = shown.seq }
   end
-  local title = state[key] or "codex"
+  local title = state[key] and state[key].title or "codex"
   local msg
   if v.kind == "end" then
+    local seq = state[key] and state[key].seq
     state[key] = nil
     msg = title .. ": " .. (v.message or "done")
+    M.last_progress = msg
+    -- A failure (or an explanation) is also shown with window/showMessage, which
+    -- arrives just after the end of the progress: then keep that message visible
+    -- rather than stacking a second one (and a hit-enter prompt) on top of it.
+    vim.defer_fn(function()
+      if seq == shown.seq then
+        pcall(vim.api.nvim_echo, { { "codex: " .. msg } }, false, {})
+      end
+    end, 150)
+    return
   else
     msg = title
     if v.percentage then
@@ -360,6 +397,7 @@ local function client_config(root)
   cfg.handlers = vim.tbl_extend("force", {
     ["$/progress"] = progress_handler,
     ["window/showDocument"] = show_document_handler,
+    ["window/showMessage"] = show_message_handler,
   }, cfg.handlers or {})
   if not has("nvim-0.8") then
     cfg.workspace_folders = { { uri = vim.uri_from_fname(root), name = root } }
