@@ -188,9 +188,10 @@ EOF
 
   local t0 rc
   t0=$(date +%s%N)
+  # in the background (exec'd down to `timeout`) so that the EXIT trap can stop it
   (
     cd "$dir/ws" &&
-      env HOME="$dir/home" \
+      exec env HOME="$dir/home" \
         XDG_CONFIG_HOME="$dir/xdg/config" XDG_DATA_HOME="$dir/xdg/data" \
         XDG_STATE_HOME="$dir/xdg/state" XDG_CACHE_HOME="$dir/xdg/cache" \
         CODEX_LSP_BASE_URL="http://127.0.0.1:$port/v1" CODEX_LSP_API_KEY="sk-test-nvim-e2e" \
@@ -198,7 +199,10 @@ EOF
         CODEX_LSP_BIN="$BIN" CODEX_TEST_PLUGIN="$PLUGIN" CODEX_TEST_FILE="$dir/ws/src/lib.rs" \
         CODEX_TEST_OUT="$dir/out" CODEX_TEST_STREAM="$stream" CODEX_TEST_TIMEOUT_MS="${CODEX_TEST_TIMEOUT_MS:-20000}" \
         timeout -k 5 90 "$nvim" --headless -n -i NONE -u "$HERE/init.lua" </dev/null >"$dir/nvim.stdout" 2>"$dir/nvim.stderr"
-  )
+  ) &
+  local nvim_pid=$!
+  PIDS+=("$nvim_pid")
+  wait "$nvim_pid"
   rc=$?
   echo "   nvim exited $rc after $((($(date +%s%N) - t0) / 1000000)) ms"
 
