@@ -50,7 +50,7 @@ local function dirname(path)
 end
 
 local function exists(path)
-  return vim.loop.fs_stat(path) ~= nil
+  return (vim.uv or vim.loop).fs_stat(path) ~= nil
 end
 
 --- The nearest ancestor of `path` (a file) holding one of `markers`, else the file's directory.
