@@ -748,3 +748,43 @@ async fn e8_injected_instructions_and_extra_fields_cannot_move_the_edit() {
     assert!(c.server_requests("window/showMessageRequest").is_empty());
     assert_eq!(c.shutdown().await, 0);
 }
+
+/// A selection that starts or ends inside a PEM block: the key material on either
+/// side of the selection boundary must not be sent.
+#[tokio::test]
+async fn e3_a_selection_cutting_through_a_private_key_block_sends_none_of_it() {
+    let text = format!(
+        "fn key() -> &'static str {{\n    \"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n{PEM_BODY2}\n-----END RSA PRIVATE KEY-----\"\n}}\n"
+    );
+    let fake = Fake::start(vec![fake::code("k1", "x")]).await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/key.rs", &text, "rust").await;
+    // selection: the first half of the block (BEGIN line + first body line)
+    let first_half = format!("    \"-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n");
+    let _ = c
+        .request(
+            "workspace/executeCommand",
+            run_args(&uri, range_of(&text, &first_half), "explain"),
+        )
+        .await;
+    // selection: the second half (last body line + END line)
+    let second_half = format!("{PEM_BODY2}\n-----END RSA PRIVATE KEY-----\"\n");
+    let _ = c
+        .request(
+            "workspace/executeCommand",
+            run_args(&uri, range_of(&text, &second_half), "explain"),
+        )
+        .await;
+    // selection: one body line only
+    let _ = c
+        .request(
+            "workspace/executeCommand",
+            run_args(&uri, range_of(&text, PEM_BODY2), "explain"),
+        )
+        .await;
+    assert_eq!(fake.count(), 3);
+    let raw = raw_bodies(&fake);
+    assert!(!raw.contains(PEM_BODY), "first body line sent");
+    assert!(!raw.contains(PEM_BODY2), "second body line sent");
+    assert_eq!(c.shutdown().await, 0);
+}
