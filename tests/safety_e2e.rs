@@ -788,3 +788,48 @@ async fn e3_a_selection_cutting_through_a_private_key_block_sends_none_of_it() {
     assert!(!raw.contains(PEM_BODY2), "second body line sent");
     assert_eq!(c.shutdown().await, 0);
 }
+
+/// `.codexignore` names the path the user sees: `private/` excludes files reached
+/// through a `private` symlink to an ordinary directory too.
+#[cfg(unix)]
+#[tokio::test]
+async fn e2_an_excluded_path_reached_through_a_symlinked_directory_is_refused() {
+    let fake = Fake::start(vec![fake::code("never", "x")]).await;
+    let c = start_with(&fake, json!({})).await;
+    let ws = c.workspace();
+    common::write_file(&ws, ".codexignore", "private/\n");
+    common::write_file(&ws, "data/x.rs", CODE);
+    std::os::unix::fs::symlink(ws.join("data"), ws.join("private")).unwrap();
+    let uri = c
+        .open_at(&ws.join("private/x.rs"), CODE, "rust", false)
+        .await;
+    assert_refused(&c, &fake, &uri, CODE, ".codexignore").await;
+    assert_eq!(fake.count(), 0);
+    assert_eq!(c.shutdown().await, 0);
+}
+
+/// A protected file that is a symlink to an ordinary one: the editor obeys the
+/// link's content, so editing it through the link needs consent as well.
+#[cfg(unix)]
+#[tokio::test]
+async fn e7_a_protected_path_that_is_a_symlink_still_needs_consent() {
+    let fake = Fake::start(vec![fake::code("s1", "{\n  \"a\": 2\n}\n")]).await;
+    let c = start_with(&fake, json!({})).await;
+    let ws = c.workspace();
+    let text = "{\n  \"a\": 1\n}\n";
+    common::write_file(&ws, "dotfiles/vscode.json", text);
+    std::fs::create_dir_all(ws.join(".vscode")).unwrap();
+    std::os::unix::fs::symlink(
+        ws.join("dotfiles/vscode.json"),
+        ws.join(".vscode/settings.json"),
+    )
+    .unwrap();
+    let uri = c
+        .open_at(&ws.join(".vscode/settings.json"), text, "json", false)
+        .await;
+    let r = run(&c, &uri, text, "{\n  \"a\": 1\n}\n").await.unwrap();
+    assert_eq!(r["applied"], false, "{r}");
+    assert_eq!(c.server_requests("window/showMessageRequest").len(), 1);
+    assert!(c.server_requests("workspace/applyEdit").is_empty());
+    assert_eq!(c.shutdown().await, 0);
+}
