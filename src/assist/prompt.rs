@@ -81,6 +81,10 @@ pub fn input_text(
     redactor: &Redactor,
     map: &mut RedactionMap,
 ) -> String {
+    let [before, selection, after]: [String; 3] = redactor
+        .redact_parts(&[parts.before, parts.selection, parts.after], map)
+        .try_into()
+        .unwrap_or_default();
     let mut r = |s: &str| redactor.redact(s, map);
     let mut out = String::new();
     out.push_str(&format!(
@@ -90,17 +94,17 @@ pub fn input_text(
     if !parts.before.is_empty() {
         out.push_str(&format!(
             "<context_before>\n{}</context_before>\n",
-            ensure_newline(&r(parts.before))
+            ensure_newline(&before)
         ));
     }
     out.push_str(&format!(
         "<selection>\n{}</selection>\n",
-        ensure_newline(&r(parts.selection))
+        ensure_newline(&selection)
     ));
     if !parts.after.is_empty() {
         out.push_str(&format!(
             "<context_after>\n{}</context_after>\n",
-            ensure_newline(&r(parts.after))
+            ensure_newline(&after)
         ));
     }
     out.push_str("</file>\n");

@@ -201,6 +201,49 @@ impl Redactor {
         out
     }
 
+    /// Redacts contiguous slices of one text (context before, selection, context
+    /// after) through one map. A complete private-key block that crosses a slice boundary is
+    /// found in the joined text and masked in every slice it touches: redacting each
+    /// slice alone would send the body lines on the far side of the boundary (and a
+    /// selection of body lines only) as they are.
+    pub fn redact_parts(&self, parts: &[&str], ctx: &mut RedactionMap) -> Vec<String> {
+        let joined: String = parts.concat();
+        let blocks: Vec<(usize, usize)> = self
+            .rules
+            .iter()
+            .filter(|r| r.kind == "private-key")
+            .flat_map(|r| r.re.find_iter(&joined))
+            // complete blocks only: a lone BEGIN (a parser's constant, say) must not
+            // swallow the selection and everything after it
+            .filter(|m| m.as_str().contains("-----END"))
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        let mut out = Vec::with_capacity(parts.len());
+        let mut offset = 0;
+        for part in parts {
+            let (start, end) = (offset, offset + part.len());
+            offset = end;
+            let mut text = String::with_capacity(part.len());
+            let mut last = start;
+            for &(bs, be) in &blocks {
+                // only blocks that reach outside this part; the rest are found below
+                let crosses = bs < end && be > start && (bs < start || be > end);
+                if !crosses {
+                    continue;
+                }
+                let (s, e) = (bs.max(start), be.min(end));
+                if s > last {
+                    text.push_str(&self.redact(&joined[last..s], ctx));
+                }
+                text.push_str(&ctx.placeholder("private-key", &joined[bs..be]));
+                last = e;
+            }
+            text.push_str(&self.redact(&joined[last..end], ctx));
+            out.push(text);
+        }
+        out
+    }
+
     /// Kinds of the secret-looking strings in the model's output, one per distinct
     /// string (D-7: the input was redacted, so any secret here is new).
     pub fn find_new_secrets(&self, output: &str) -> Vec<String> {

@@ -79,13 +79,24 @@ pub fn resolve(
         None => (path.clone(), own_dir[0].clone()),
     };
     let display = display.to_string_lossy().replace('\\', "/");
-    let excluded = ExcludeRules::new(&rules_root, exclude_globs).check(&path);
+    // the path as given and the resolved one both count: `.codexignore` names what the
+    // user sees, and a symlink into an excluded path is excluded (`check` does both)
+    let excluded = ExcludeRules::new(&rules_root, exclude_globs).check(file);
     let refusal = match (excluded, &root) {
         (Some(rule), _) => Some(Refusal::Excluded(rule)),
         (None, None) if !allow_outside => Some(Refusal::OutsideWorkspace),
         _ => None,
     };
-    let sensitive = sensitive::sensitive_target(Path::new(&display));
+    // likewise a protected path that is a symlink to an ordinary file: the tool that
+    // obeys `.vscode/settings.json` reads through the link
+    let given = root.as_ref().and_then(|r| {
+        confine::normalize_lexically(&std::path::absolute(file).unwrap_or_else(|_| file.into()))
+            .strip_prefix(r)
+            .ok()
+            .map(Path::to_path_buf)
+    });
+    let sensitive = sensitive::sensitive_target(Path::new(&display))
+        .or_else(|| given.as_deref().and_then(sensitive::sensitive_target));
     Target {
         chain_key: path.to_string_lossy().into_owned(),
         path: Some(path),

@@ -3,6 +3,7 @@
 //! scripted answers to the server's own requests (applyEdit, progress, questions).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod edits;
 pub mod fake;
 
 use std::collections::HashMap;
@@ -157,6 +158,8 @@ pub struct Options {
     pub capabilities: Value,
     pub initialization_options: Value,
     pub workspace: Option<PathBuf>,
+    /// Send neither `rootUri` nor `workspaceFolders` (single-file mode).
+    pub no_workspace: bool,
 }
 
 impl Default for Options {
@@ -166,6 +169,7 @@ impl Default for Options {
             capabilities: vscode_capabilities(),
             initialization_options: json!({}),
             workspace: None,
+            no_workspace: false,
         }
     }
 }
@@ -244,17 +248,19 @@ impl TestClient {
             dir,
         };
         let root = format!("file://{}", workspace.display());
+        let mut params = json!({
+            "processId": null,
+            "rootUri": root,
+            "workspaceFolders": [{"uri": root, "name": "ws"}],
+            "capabilities": opts.capabilities,
+            "initializationOptions": opts.initialization_options,
+        });
+        if opts.no_workspace {
+            params["rootUri"] = Value::Null;
+            params["workspaceFolders"] = Value::Null;
+        }
         let init = client
-            .request(
-                "initialize",
-                json!({
-                    "processId": null,
-                    "rootUri": root,
-                    "workspaceFolders": [{"uri": root, "name": "ws"}],
-                    "capabilities": opts.capabilities,
-                    "initializationOptions": opts.initialization_options,
-                }),
-            )
+            .request("initialize", params)
             .await
             .expect("initialize");
         client.notify("initialized", json!({})).await;
@@ -333,6 +339,29 @@ impl TestClient {
             std::fs::create_dir_all(parent).unwrap();
         }
         std::fs::write(self.workspace().join(rel), text).unwrap();
+        self.shared.docs.lock().unwrap().insert(
+            uri.clone(),
+            Mirror {
+                text: text.to_owned(),
+                version: 1,
+            },
+        );
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
+        )
+        .await;
+        uri
+    }
+
+    /// Opens a file at any absolute path (outside the workspace, through a symlink…);
+    /// the file on disk is written only when `write` is set.
+    pub async fn open_at(&self, path: &Path, text: &str, language: &str, write: bool) -> String {
+        let uri = format!("file://{}", path.display());
+        if write {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
         self.shared.docs.lock().unwrap().insert(
             uri.clone(),
             Mirror {

@@ -202,3 +202,32 @@ fn e3_selection_carries_placeholders_not_values() {
     }
     assert_eq!(out.matches("«REDACTED:").count(), 6);
 }
+
+#[test]
+fn a_private_key_block_split_across_parts_is_masked_in_every_part() {
+    let before = "let k = \"-----BEGIN RSA PRIVATE KEY-----\nAAAAbodyline1\n";
+    let selection = "BBBBbodyline2\n";
+    let after = "-----END RSA PRIVATE KEY-----\";\nlet token_count = 42;\n";
+    let out = Redactor::new().redact_parts(&[before, selection, after], &mut RedactionMap::new());
+    assert_eq!(out[0], "let k = \"«REDACTED:private-key#1»");
+    assert_eq!(out[1], "«REDACTED:private-key#1»");
+    assert_eq!(
+        out[2],
+        "«REDACTED:private-key#1»\";\nlet token_count = 42;\n"
+    );
+    // a lone BEGIN does not swallow the following parts
+    let out = Redactor::new().redact_parts(
+        &[
+            "const H: &str = \"-----BEGIN RSA PRIVATE KEY-----\";\n",
+            "fn parse() {}\n",
+        ],
+        &mut RedactionMap::new(),
+    );
+    assert_eq!(out[1], "fn parse() {}\n");
+    // parts without blocks are redacted as before
+    let out = Redactor::new().redact_parts(
+        &["a\n", "password = \"hunter2x9!Qz\"\n"],
+        &mut RedactionMap::new(),
+    );
+    assert_eq!(out, ["a\n", "password = \"«REDACTED:secret#1»\"\n"]);
+}
