@@ -35,6 +35,12 @@ fn env_var(k: &str) -> Option<String> {
 fn init_logging(log_file: Option<&str>) {
     let filter =
         EnvFilter::try_from_env("CODEX_LSP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The framework logs every LSP message verbatim at trace level, and a message can
+    // carry a key someone put in their settings: capped here, whatever the filter says.
+    let filter = match "tower_lsp_server::codec=debug".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     let file = log_file.and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)

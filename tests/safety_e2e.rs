@@ -374,14 +374,13 @@ async fn e4_errors_never_echo_the_key() {
 async fn e4_a_key_in_initialization_options_is_refused_and_never_used() {
     let fake = Fake::start(vec![fake::code("never", "x")]).await;
     // the base URL, but no key in the environment.
-    // FIXME(server bug): at CODEX_LSP_LOG=trace, `tower_lsp_server::codec` logs every
-    // incoming frame verbatim, so the key in `initializationOptions` lands in stderr
-    // and the log file (the audit in `shutdown()` fails). The log filter is set up in
-    // src/main.rs; until it caps that target, this test runs at `debug`.
+    // Regression: at CODEX_LSP_LOG=trace, `tower_lsp_server::codec` logged every
+    // incoming frame verbatim, so a key put in `initializationOptions` reached stderr
+    // and the log file. The filter now caps that target; this runs at trace.
     let (c, _) = TestClient::start(Options {
         env: vec![
             ("CODEX_LSP_BASE_URL".into(), fake.base_url()),
-            ("CODEX_LSP_LOG".into(), "debug".into()),
+            ("CODEX_LSP_LOG".into(), "trace".into()),
         ],
         initialization_options: json!({"apiKey": fake::SENTINEL}),
         ..Options::default()

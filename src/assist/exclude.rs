@@ -76,9 +76,14 @@ const CASE_INSENSITIVE_FS: bool = cfg!(any(target_os = "macos", target_os = "win
 pub struct ExcludeRules {
     root: PathBuf,
     canonical_root: PathBuf,
-    built_in: Gitignore,
+    built_in: &'static Gitignore,
     user: Gitignore,
 }
+
+/// The built-in list does not depend on the workspace (it is matched on relative
+/// paths), so it is compiled once per process, not once per action.
+static BUILT_IN_RULES: std::sync::LazyLock<Gitignore> =
+    std::sync::LazyLock::new(|| build(Path::new(""), true, BUILT_IN.iter().copied(), "built-in"));
 
 impl ExcludeRules {
     /// Rules for `workspace_root` with the `exclude` setting's globs. Invalid user
@@ -88,7 +93,7 @@ impl ExcludeRules {
             &std::path::absolute(workspace_root).unwrap_or_else(|_| workspace_root.into()),
         );
         let canonical_root = canonical(&root);
-        let built_in = build(Path::new(""), true, BUILT_IN.iter().copied(), "built-in");
+        let built_in = &*BUILT_IN_RULES;
         let user = build(
             &root,
             CASE_INSENSITIVE_FS,
@@ -125,12 +130,12 @@ impl ExcludeRules {
                 .components()
                 .filter(|c| matches!(c, Component::Normal(_)))
                 .collect();
-            if let Some(glob) = decide(&self.built_in, &whole) {
+            if let Some(glob) = decide(self.built_in, &whole) {
                 return Some(format!("built-in secret-file rule `{glob}`"));
             }
         }
         for (rel, root) in &candidates {
-            if let Some(glob) = decide(&self.built_in, rel) {
+            if let Some(glob) = decide(self.built_in, rel) {
                 return Some(format!("built-in secret-file rule `{glob}`"));
             }
             if let Some(glob) = decide(&self.user, rel) {

@@ -138,9 +138,7 @@ impl<R> FrameGuard<R> {
             }
             self.pending = None;
             let body = &self.raw[head..head + len];
-            if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
-                && serde_json::from_slice::<serde_json::Value>(body).is_ok()
-            {
+            if is_decodable(body) {
                 self.out
                     .extend_from_slice(format!("Content-Length: {len}\r\n\r\n").as_bytes());
                 self.out.extend_from_slice(body);
@@ -150,6 +148,19 @@ impl<R> FrameGuard<R> {
             self.raw.drain(..head + len);
         }
     }
+}
+
+/// Whether the framework will be able to decode `body`. Validating with `IgnoredAny` is
+/// cheap; only a body with a `\uD8xx`-style escape (a possible lone surrogate, which
+/// serde_json refuses when it builds a `String`) gets the full parse.
+fn is_decodable(body: &[u8]) -> bool {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+        return false;
+    }
+    let maybe_surrogate = body
+        .windows(3)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd');
+    !maybe_surrogate || serde_json::from_slice::<serde_json::Value>(body).is_ok()
 }
 
 fn content_length(header: &[u8]) -> Result<usize, String> {

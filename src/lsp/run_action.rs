@@ -261,7 +261,9 @@ async fn job(
     };
     let previous = session.chains.get(&target.chain_key).map(|c| c.response_id);
     let request = prompt::build_request(&spec, &parts, &settings, previous, &session.redactor);
+    tracing::debug!(action = %spec.id, chars = selection.len(), "request built");
     let response = call_model(&session, &target.chain_key, request, &cancel, &reporter).await?;
+    tracing::debug!(response = %response.id, "model answered");
 
     if spec.outcome == Outcome::Answer {
         return explain(
@@ -282,6 +284,7 @@ async fn job(
         edit::line_ending_of(&rope.slice(..).to_string()),
         &session.redactor,
     );
+    tracing::debug!(edits = plan.edits.len(), "edit planned");
     if plan.edits.is_empty() {
         let message =
             "The model returned the selected code unchanged; there is nothing to apply.".to_owned();

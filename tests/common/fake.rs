@@ -112,11 +112,16 @@ fn created(id: &str) -> Step {
 
 /// A streamed `replace_selection` call with raw `arguments` (a JSON string).
 pub fn call_with_args(id: &str, arguments: &str) -> Vec<Step> {
+    call_in_chunks(id, arguments, 7)
+}
+
+/// Like [`call_with_args`], with `chunk` characters per delta event.
+pub fn call_in_chunks(id: &str, arguments: &str, chunk: usize) -> Vec<Step> {
     let item = json!({"type": "function_call", "id": format!("fc_{id}"), "call_id": format!("call_{id}"),
                       "name": "replace_selection", "arguments": arguments, "status": "completed"});
     let mut steps = vec![http::sse_head(), created(id)];
     let chars: Vec<char> = arguments.chars().collect();
-    for chunk in chars.chunks(7) {
+    for chunk in chars.chunks(chunk.max(1)) {
         steps.push(ev(
             json!({"type": "response.function_call_arguments.delta", "item_id": format!("fc_{id}"),
                              "output_index": 0, "delta": chunk.iter().collect::<String>()}),

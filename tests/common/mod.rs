@@ -68,6 +68,8 @@ struct Shared {
     docs: Mutex<HashMap<String, Mirror>>,
     changed: Notify,
     stdin: tokio::sync::Mutex<Option<ChildStdin>>,
+    /// When each `workspace/applyEdit` arrived (for the overhead benchmark).
+    apply_arrivals: Mutex<Vec<std::time::Instant>>,
 }
 
 pub struct TestClient {
@@ -228,6 +230,7 @@ impl TestClient {
             docs: Mutex::default(),
             changed: Notify::new(),
             stdin: tokio::sync::Mutex::new(Some(stdin)),
+            apply_arrivals: Mutex::default(),
         });
         let err_buf = Arc::new(Mutex::new(String::new()));
         let eb = err_buf.clone();
@@ -375,6 +378,10 @@ impl TestClient {
         )
         .await;
         uri
+    }
+
+    pub fn apply_arrivals(&self) -> Vec<std::time::Instant> {
+        self.shared.apply_arrivals.lock().unwrap().clone()
     }
 
     pub fn mirror(&self, uri: &str) -> Mirror {
@@ -563,6 +570,11 @@ async fn read_loop<R: AsyncBufReadExt + Unpin>(mut r: R, shared: Arc<Shared>) {
 async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, i64> {
     match method {
         "workspace/applyEdit" => {
+            shared
+                .apply_arrivals
+                .lock()
+                .unwrap()
+                .push(std::time::Instant::now());
             let policy = shared.script.lock().unwrap().apply.clone();
             if let ApplyPolicy::Refuse(reason) = policy {
                 return Ok(json!({"applied": false, "failureReason": reason}));
@@ -579,7 +591,7 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
                 let (uri, edits) = edit["changes"].as_object().unwrap().iter().next().unwrap();
                 (uri.clone(), None, edits.as_array().unwrap().clone())
             };
-            let (text, new_version) = {
+            let new_version = {
                 let mut docs = shared.docs.lock().unwrap();
                 let Some(m) = docs.get_mut(&uri) else {
                     return Ok(json!({"applied": false, "failureReason": "unknown document"}));
@@ -593,12 +605,26 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
                 }
                 m.text = apply_text_edits(&m.text, &edits);
                 m.version += 1;
-                (m.text.clone(), m.version)
+                m.version
             };
-            // like Helix: the didChange goes out before the reply
+            // like Helix, the didChange goes out before the reply; incremental, like
+            // every real editor: the edits from last to first, so each range is in the
+            // coordinates of the text before it
+            let mut sorted = edits.clone();
+            sorted.sort_by_key(|e| {
+                (
+                    e["range"]["start"]["line"].as_u64(),
+                    e["range"]["start"]["character"].as_u64(),
+                )
+            });
+            let changes: Vec<Value> = sorted
+                .iter()
+                .rev()
+                .map(|e| json!({"range": e["range"], "text": e["newText"]}))
+                .collect();
             let change = frame(
                 &json!({"jsonrpc": "2.0", "method": "textDocument/didChange",
-                "params": {"textDocument": {"uri": uri, "version": new_version}, "contentChanges": [{"text": text}]}}),
+                "params": {"textDocument": {"uri": uri, "version": new_version}, "contentChanges": changes}}),
             );
             let reply = Ok(json!({"applied": true}));
             if let Some(w) = shared.stdin.lock().await.as_mut() {
