@@ -107,6 +107,37 @@ async fn ten_files_at_once() -> Duration {
     took
 }
 
+/// 2,000 rapid single-character `didChange`s on a 100,000-line document, written in
+/// one go, then a request: the time until the request is answered (which the server
+/// does only after applying every change before it).
+async fn did_change_burst(iters: u64) -> Duration {
+    let text = file();
+    let (c, _) = TestClient::start(Options { env: quiet(Vec::new()), ..Options::default() }).await;
+    let uri = c.open("src/big.rs", &text, "rust").await;
+    let mut rng = fastrand::Rng::with_seed(3);
+    let mut version = 1;
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let mut burst = Vec::new();
+        for _ in 0..2_000 {
+            version += 1;
+            let pos = json!({"line": rng.u32(0..100_000), "character": rng.u32(0..12)});
+            burst.extend(common::frame(&json!({"jsonrpc": "2.0", "method": "textDocument/didChange",
+                "params": {"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": {"start": pos, "end": pos}, "text": "x"}]}})));
+        }
+        let start = Instant::now();
+        c.write_raw(&burst).await;
+        let actions = c
+            .request("textDocument/codeAction", json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 4}}, "context": {"diagnostics": []}}))
+            .await
+            .unwrap();
+        total += start.elapsed();
+        assert_eq!(actions[0]["command"]["arguments"][0]["version"], version, "every change applied first");
+    }
+    c.shutdown().await;
+    total
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut g = c.benchmark_group("overhead");
@@ -118,6 +149,7 @@ fn bench(c: &mut Criterion) {
         );
     }
     g.sample_size(10);
+    g.bench_function("did_change_burst_2000_on_100k_lines", |b| b.iter_custom(|iters| rt.block_on(did_change_burst(iters))));
     g.bench_function("ten_actions_on_ten_files_at_once", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
