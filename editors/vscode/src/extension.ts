@@ -185,14 +185,16 @@ async function startClient(): Promise<void> {
       status.reset();
     }
   });
-  status.setOn();
+  status.setStarting();
   status.clearError();
   try {
     await c.start();
+    status.setOn();
     output.appendLine(`[codex] server started: ${command}${key ? ' (API key from Codex: Set API Key)' : ''}`);
   } catch (e) {
     const msg = `Codex: the language server "${command}" failed to start: ${errorText(e)}`;
     output.appendLine(`[codex] ${msg}`);
+    status.setOn();
     status.setError(msg);
     void vscode.window.showErrorMessage(msg, 'Show Log').then((choice) => choice && output.show(true));
   }

@@ -19,6 +19,7 @@ export class Status implements vscode.Disposable {
   private readonly work = new Map<ProgressToken, Work>();
   private error: string | undefined;
   private off: { text: string; tooltip: string; command?: string } | undefined;
+  private starting = false;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('codexLsp.status', vscode.StatusBarAlignment.Right, 100);
@@ -72,12 +73,21 @@ export class Status implements vscode.Disposable {
   /** The server is not running on purpose (untrusted workspace, missing binary): say why. */
   setOff(text: string, tooltip: string, command?: string): void {
     this.off = { text, tooltip, command };
+    this.starting = false;
     this.work.clear();
+    this.render();
+  }
+
+  /** The server is being started (until `setOn`). */
+  setStarting(): void {
+    this.off = undefined;
+    this.starting = true;
     this.render();
   }
 
   setOn(): void {
     this.off = undefined;
+    this.starting = false;
     this.render();
   }
 
@@ -95,6 +105,12 @@ export class Status implements vscode.Disposable {
       item.text = this.off.text;
       item.tooltip = this.off.tooltip;
       item.command = this.off.command;
+      return;
+    }
+    if (this.starting) {
+      item.text = '$(loading~spin) Codex: starting';
+      item.tooltip = 'Codex: starting the codex-lsp server. Click to show the log.';
+      item.command = 'codexLsp.showLog';
       return;
     }
     if (this.work.size > 0) {
