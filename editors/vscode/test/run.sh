@@ -2,6 +2,7 @@
 # End-to-end test of the VS Code extension against a real VS Code workbench (code-server) in headless chromium.
 #
 #   CODEX_LSP_BIN=/path/to/codex-lsp editors/vscode/test/run.sh
+#   (E2E_KEEP=1 keeps the temp dir: logs, profile, workspace)
 #
 # Needs what test/install.sh installs (same CODEX_VSCODE_TEST_HOME). Builds and packages the extension, installs
 # the .vsix into a throwaway code-server profile, serves a fake Responses API (editors/testing/fake_responses.py),
@@ -47,7 +48,7 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL -- "-$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
   done
-  rm -rf "$TMP"
+  if [ -n "${E2E_KEEP:-}" ]; then echo "[run] kept $TMP" >&2; else rm -rf "$TMP"; fi
   # Keep screenshots only when there are any.
   rmdir "$ARTIFACTS" 2>/dev/null || true
 }
@@ -82,7 +83,7 @@ ls "$TMP/extensions" | grep -q '^codex-lsp\.codex-lsp-' || { cat "$TMP/install-e
 log "extension installed in $(( $(date +%s) - t )) s"
 
 python3 - "$TMP/user/User/settings.json" "$CODEX_LSP_BIN" <<'EOF'
-import json, sys
+import json, os, sys
 settings = {
     "security.workspace.trust.enabled": False,
     "workbench.startupEditor": "none",
@@ -98,7 +99,7 @@ settings = {
     "files.insertFinalNewline": False,
     "files.trimTrailingWhitespace": False,
     "codex.serverPath": sys.argv[2],
-    "codex.trace.server": "messages",
+    "codex.trace.server": os.environ.get("E2E_TRACE", "messages"),
 }
 open(sys.argv[1], "w").write(json.dumps(settings, indent=2))
 EOF
@@ -134,7 +135,7 @@ log "fake Responses API on 127.0.0.1:$FAKE_PORT"
 # The extension host, and the codex-lsp it starts, inherit this environment.
 CODEX_LSP_BASE_URL="http://127.0.0.1:$FAKE_PORT/v1" \
 CODEX_LSP_API_KEY="sk-test-e2e-0123456789" \
-CODEX_LSP_LOG="${CODEX_LSP_LOG:-debug}" \
+CODEX_LSP_LOG="${CODEX_LSP_LOG:-codex_lsp=debug,info}" \
 CODEX_LSP_LOG_FILE="$TMP/codex-lsp.log" \
   setsid "$CODE_SERVER" "${CS_ARGS[@]}" --disable-telemetry --disable-update-check --disable-workspace-trust \
     --disable-getting-started-override "$WS" >"$TMP/code-server.log" 2>&1 &
