@@ -16,7 +16,10 @@ import { RESTART_KEYS, serverSettings } from './settings';
 import { Status } from './status';
 
 const SECRET_KEY = 'codex-lsp.apiKey';
-const INSTALL_HINT = 'Install it with `cargo install --path . --locked` from the codex-lsp repository, or set `codex.serverPath`.';
+const INSTALL_HINT = 'Install it with "cargo install --path . --locked" in the codex-lsp repository, or set codex.serverPath.';
+
+/** Server commands whose failures the server reports to the user itself (INTERFACE.md: "also shown with window/showMessage"). */
+const USER_FACING = new Set(['codex.runAction', 'codex.ask', 'codex.explain']);
 
 interface RunResult {
   applied?: boolean;
@@ -164,14 +167,26 @@ async function startClient(): Promise<void> {
         status.progress(token, params);
         next(token, params);
       },
-      executeCommand: async (command, args, next) => {
-        // The server's own commands, run from code actions (VS Code registers them for the client).
+      executeCommand: async (command, args, _next) => {
+        // The server's own commands (`codex.runAction` from the code actions, ...), which vscode-languageclient
+        // registers. Sent here rather than through `next`, whose failure path adds a generic "Request
+        // workspace/executeCommand failed." toast, and VS Code another copy of the message, on top of the
+        // server's own window/showMessage with the real reason.
+        const c = client;
+        if (!c) return undefined;
         try {
-          const result = await next(command, args);
+          const result = await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
           noteResult(result as RunResult | null);
           return result;
         } catch (e) {
           noteError(command, e);
+          if (!(e instanceof ResponseError)) {
+            void vscode.window.showErrorMessage(`Codex: ${command} failed: ${errorText(e)}`, 'Show Log').then(
+              (choice) => choice && output.show(true),
+            );
+          }
+          // The user-facing actions were reported by the server (window/showMessage); other callers get the error.
+          if (USER_FACING.has(command)) return undefined;
           throw e;
         }
       },

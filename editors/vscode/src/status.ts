@@ -117,7 +117,9 @@ export class Status implements vscode.Disposable {
       const [first] = this.work.values();
       const more = this.work.size > 1 ? ` (+${this.work.size - 1})` : '';
       const pct = first.percentage !== undefined ? ` ${first.percentage}%` : '';
-      item.text = `$(sync~spin) Codex: ${first.title}${pct}${more}`;
+      // The server's titles already read "Codex: Refactor".
+      const title = first.title.startsWith('Codex') ? first.title : `Codex: ${first.title}`;
+      item.text = `$(sync~spin) ${title}${pct}${more}`;
       const lines = [...this.work.values()].map((w) => `${w.title}${w.message ? ` — ${w.message}` : ''}`);
       item.tooltip = `${lines.join('\n')}\n\nClick to cancel.`;
       item.command = 'codexLsp.cancel';

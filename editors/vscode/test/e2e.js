@@ -212,11 +212,12 @@ async function main() {
     log('workbench up');
     await openFile(page);
     log('editor open');
-    await waitFor('the Codex status bar item to say the server is up', async () => {
-      const texts = await page.locator('.statusbar-item').allInnerTexts();
-      return texts.some((t) => t.includes('Codex') && !t.includes('starting'));
-    }, 30000, 200).catch(async (e) => {
-      log('status bar:', JSON.stringify(await page.locator('.statusbar-item').allInnerTexts()));
+    // The extension's status bar item says "idle" once the server has answered `initialize`.
+    const item = page.locator('[id="codex-lsp.codex-lsp.codexLsp.status"]');
+    await waitFor('the Codex status bar item to say the server is up', async () =>
+      (await item.getAttribute('aria-label', { timeout: 1000 }))?.includes('Codex: idle'), 30000, 200,
+    ).catch(async (e) => {
+      log('status bar:', JSON.stringify(await page.locator('.statusbar-item').evaluateAll((rs) => rs.map((r) => r.getAttribute('aria-label')))));
       throw e;
     });
     log('server up');
