@@ -393,7 +393,9 @@ function noteError(command: string, e: unknown): void {
     status.clearError();
     return;
   }
-  status.setError(text);
+  // Missing or rejected key: the item offers "Codex: Set API Key".
+  const keyProblem = /api key|\b401\b/i.test(text);
+  status.setError(text, keyProblem ? { command: 'codexLsp.setApiKey', hint: 'Click to set the API key.' } : undefined);
 }
 
 function errorText(e: unknown): string {

@@ -17,7 +17,7 @@ interface Work {
 export class Status implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly work = new Map<ProgressToken, Work>();
-  private error: string | undefined;
+  private error: { message: string; fix?: { command: string; hint: string } } | undefined;
   private off: { text: string; tooltip: string; command?: string } | undefined;
   private starting = false;
 
@@ -60,8 +60,9 @@ export class Status implements vscode.Disposable {
     return this.work.size > 0;
   }
 
-  setError(message: string): void {
-    this.error = message;
+  /** The last request failed; `fix` is what clicking the item does instead of showing the log. */
+  setError(message: string, fix?: { command: string; hint: string }): void {
+    this.error = { message, fix };
     this.render();
   }
 
@@ -127,8 +128,8 @@ export class Status implements vscode.Disposable {
     }
     if (this.error !== undefined) {
       item.text = '$(error) Codex';
-      item.tooltip = `Last request failed: ${this.error}\n\nClick to show the log.`;
-      item.command = 'codexLsp.showLog';
+      item.tooltip = `Last request failed: ${this.error.message}\n\n${this.error.fix?.hint ?? 'Click to show the log.'}`;
+      item.command = this.error.fix?.command ?? 'codexLsp.showLog';
       item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
       return;
     }
