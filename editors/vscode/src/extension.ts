@@ -196,8 +196,20 @@ async function startClient(): Promise<void> {
   const c = new LanguageClient('codex', 'Codex', serverOptions, clientOptions);
   client = c;
   c.onDidChangeState((e) => {
-    if (e.newState === State.Stopped && client === c) {
+    if (client !== c) return; // stopped on purpose (restart, deactivate)
+    if (e.newState === State.Starting) {
+      status.setStarting();
+    } else if (e.newState === State.Running) {
+      status.setOn();
+      status.clearError();
+    } else if (e.newState === State.Stopped) {
+      // Crashed; vscode-languageclient restarts it a few times, and gives up after 5 crashes in 3 minutes.
       status.reset();
+      status.setOn();
+      status.setError('Codex: the language server stopped. Click to restart it; the log says why.', {
+        command: 'codexLsp.restart',
+        hint: 'Click to restart the server.',
+      });
     }
   });
   status.setStarting();

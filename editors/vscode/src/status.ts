@@ -19,7 +19,7 @@ export class Status implements vscode.Disposable {
   private readonly work = new Map<ProgressToken, Work>();
   private error: { message: string; fix?: { command: string; hint: string } } | undefined;
   private off: { text: string; tooltip: string; command?: string } | undefined;
-  private starting = false;
+  private starting = true; // until the extension decides (start, untrusted, missing binary)
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('codexLsp.status', vscode.StatusBarAlignment.Right, 100);
@@ -128,7 +128,7 @@ export class Status implements vscode.Disposable {
     }
     if (this.error !== undefined) {
       item.text = '$(error) Codex';
-      item.tooltip = `Last request failed: ${this.error.message}\n\n${this.error.fix?.hint ?? 'Click to show the log.'}`;
+      item.tooltip = `${this.error.message}\n\n${this.error.fix?.hint ?? 'Click to show the log.'}`;
       item.command = this.error.fix?.command ?? 'codexLsp.showLog';
       item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
       return;

@@ -214,12 +214,16 @@ async function main() {
     log('editor open');
     // The extension's status bar item says "idle" once the server has answered `initialize`.
     const item = page.locator('[id="codex-lsp.codex-lsp.codexLsp.status"]');
-    await waitFor('the Codex status bar item to say the server is up', async () =>
-      (await item.getAttribute('aria-label', { timeout: 1000 }))?.includes('Codex: idle'), 30000, 200,
-    ).catch(async (e) => {
+    const state = await waitFor('the Codex status bar item to say the server is up', async () => {
+      const label = (await item.getAttribute('aria-label', { timeout: 1000 })) ?? '';
+      if (label.includes('Codex: idle')) return 'up';
+      if (/^error|Codex: off/.test(label)) return `not up: ${label}`; // no point in waiting
+      return undefined;
+    }, 30000, 200).catch(async (e) => {
       log('status bar:', JSON.stringify(await page.locator('.statusbar-item').evaluateAll((rs) => rs.map((r) => r.getAttribute('aria-label')))));
       throw e;
     });
+    if (state !== 'up') throw new Error(`the Codex status bar item says the server is ${state}`);
     log('server up');
 
     for (const [name, fn] of [
