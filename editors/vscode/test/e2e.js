@@ -23,6 +23,7 @@ const FAKE_LOG = process.env.E2E_FAKE_LOG;
 const ARTIFACTS = process.env.E2E_ARTIFACTS;
 const SUMMARY = process.env.E2E_SUMMARY;
 
+const TESTS = 3;
 const t0 = Date.now();
 const log = (...a) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 
@@ -182,6 +183,27 @@ async function testAsk(page) {
   if (!JSON.stringify(reqs[0].body).includes(instruction)) throw new Error('the request does not carry the instruction');
 }
 
+async function testExplain(page) {
+  const before = readDisk();
+  const nBefore = fakeRequests().length;
+  const answer = 'greet builds a greeting for name.';
+  const at = before.indexOf('def greet');
+  if (at < 0) throw new Error(`greet() not found in:\n${before}`);
+  const line = before.slice(0, at).split('\n').length - 1;
+
+  await selectLines(page, line, 2);
+  await runPaletteCommand(page, 'Codex: Explain Selection');
+  // The server shows the answer (window/showMessage, and a Markdown document through window/showDocument).
+  await waitFor('the explanation to be shown', async () => {
+    const toasts = await page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
+    if (toasts.some((t) => t.includes(answer))) return true;
+    return (await page.locator('.monaco-editor .view-lines').allInnerTexts()).some((t) => t.replace(/\u00a0/g, ' ').includes(answer));
+  }, 30000);
+  const reqs = fakeRequests().slice(nBefore);
+  if (reqs.length !== 1) throw new Error(`expected 1 request to the fake Responses server, saw ${reqs.length}`);
+  if (readDisk() !== before) throw new Error('Explain changed the file');
+}
+
 // ------------------------------------------------------------------ main
 
 async function main() {
@@ -229,6 +251,7 @@ async function main() {
     for (const [name, fn] of [
       ['code action "Codex: Refactor" (Ctrl+.) rewrites the selection and the file is saved', testRefactor],
       ['"Codex: Ask…" from the command palette rewrites the selection with the instruction', testAsk],
+      ['"Codex: Explain Selection" shows the answer and leaves the file alone', testExplain],
     ]) {
       const start = Date.now();
       try {
@@ -258,7 +281,7 @@ async function main() {
     } catch {
       // no page
     }
-    failed = 2 - passed;
+    failed = TESTS - passed;
   } finally {
     await browser.close().catch(() => {});
   }

@@ -15,7 +15,7 @@ REPO="$(cd "$EXT/../.." && pwd)"
 ROOT="${CODEX_VSCODE_TEST_HOME:-/opt/codex-vscode-test}"
 CODE_SERVER="$ROOT/code-server/node_modules/.bin/code-server"
 PLAYWRIGHT_CORE_DIR="$ROOT/playwright/node_modules/playwright-core"
-TOTAL=2
+TOTAL=3 # tests in e2e.js
 
 t_start=$(date +%s)
 log() { printf '[run %3ss] %s\n' "$(( $(date +%s) - t_start ))" "$*"; }
@@ -120,7 +120,8 @@ EOF
 cat >"$TMP/replies.json" <<'EOF'
 [
   {"code": "def add(a: int, b: int) -> int:\n    return a + b\n"},
-  {"code": "def greet(name: str) -> str:\n    return f\"hi {name}\"\n"}
+  {"code": "def greet(name: str) -> str:\n    return f\"hi {name}\"\n"},
+  {"text": "greet builds a greeting for name."}
 ]
 EOF
 setsid python3 "$FAKE" --port-file "$TMP/fake.port" --replies "$TMP/replies.json" --log "$TMP/fake.jsonl" \
