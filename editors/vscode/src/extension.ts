@@ -74,8 +74,15 @@ export function deactivate(): Thenable<void> | undefined {
 
 function restart(): Promise<void> {
   lifecycle = lifecycle.then(async () => {
-    await stopClient();
-    await startClient();
+    try {
+      await stopClient();
+      await startClient();
+    } catch (e) {
+      // Never leave `lifecycle` rejected: the next restart must still run.
+      output.appendLine(`[codex] (re)starting the server: ${errorText(e)}`);
+      status.setOn();
+      status.setError(`Codex: the language server could not be started: ${errorText(e)}`);
+    }
   });
   return lifecycle;
 }
@@ -134,8 +141,7 @@ async function startClient(): Promise<void> {
 
   const serverOptions: ServerOptions = {
     command,
-    args: ['--stdio'],
-    transport: TransportKind.stdio,
+    transport: TransportKind.stdio, // vscode-languageclient passes `--stdio`
     options: { env },
   };
 

@@ -156,6 +156,9 @@ async function testRefactor(page) {
   if (reqs[0].authorization !== 'bearer') throw new Error(`request without a Bearer key: ${reqs[0].authorization}`);
   const body = JSON.stringify(reqs[0].body);
   if (!body.includes('return a+b')) throw new Error('the request does not carry the selected code');
+  // run.sh sets codex.reasoningEffort = "low" in the user settings: the extension forwarded it.
+  const effort = reqs[0].body?.reasoning?.effort;
+  if (effort !== 'low') throw new Error(`codex.reasoningEffort did not reach the server: reasoning.effort = ${effort}`);
 }
 
 async function testAsk(page) {
@@ -181,6 +184,9 @@ async function testAsk(page) {
   const reqs = fakeRequests().slice(nBefore);
   if (reqs.length !== 1) throw new Error(`expected 1 request to the fake Responses server, saw ${reqs.length}`);
   if (!JSON.stringify(reqs[0].body).includes(instruction)) throw new Error('the request does not carry the instruction');
+  // The file's conversation continues from the refactor's response (the fake numbers them resp_<n>).
+  const prev = reqs[0].body?.previous_response_id;
+  if (!prev) throw new Error('Ask did not continue the file\'s chain (no previous_response_id)');
 }
 
 async function testExplain(page) {

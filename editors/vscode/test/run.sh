@@ -99,6 +99,7 @@ settings = {
     "files.insertFinalNewline": False,
     "files.trimTrailingWhitespace": False,
     "codex.serverPath": sys.argv[2],
+    "codex.reasoningEffort": "low",  # e2e.js checks that it reaches the request
     "codex.trace.server": os.environ.get("E2E_TRACE", "messages"),
 }
 open(sys.argv[1], "w").write(json.dumps(settings, indent=2))
