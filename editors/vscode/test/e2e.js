@@ -23,7 +23,7 @@ const FAKE_LOG = process.env.E2E_FAKE_LOG;
 const ARTIFACTS = process.env.E2E_ARTIFACTS;
 const SUMMARY = process.env.E2E_SUMMARY;
 
-const TESTS = 3;
+const TESTS = 4;
 const t0 = Date.now();
 const log = (...a) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 
@@ -85,6 +85,7 @@ async function selectLines(page, line, count) {
 
 /** Ctrl+. and choose `title` with the keyboard (mouse clicks on the rows are swallowed). Retries while the server starts. */
 async function runCodeAction(page, title) {
+  let lastLabels = '';
   await waitFor(`"${title}" in the Ctrl+. menu`, async () => {
     await page.keyboard.press('Control+.');
     const widget = page.locator('.action-widget').first();
@@ -99,7 +100,8 @@ async function runCodeAction(page, title) {
       rows.map((r) => r.getAttribute('aria-label') || r.textContent || ''),
     );
     if (!labels.some((l) => l.includes(title))) {
-      log(`menu without "${title}" yet: ${JSON.stringify(labels)}`);
+      if (JSON.stringify(labels) !== lastLabels) log(`menu without "${title}" yet: ${JSON.stringify(labels)}`);
+      lastLabels = JSON.stringify(labels);
       await page.keyboard.press('Escape');
       return false;
     }
@@ -199,15 +201,46 @@ async function testExplain(page) {
 
   await selectLines(page, line, 2);
   await runPaletteCommand(page, 'Codex: Explain Selection');
-  // The server shows the answer (window/showMessage, and a Markdown document through window/showDocument).
-  await waitFor('the explanation to be shown', async () => {
+  // The server shows the answer with window/showMessage, and as a Markdown document through window/showDocument.
+  await waitFor('the explanation in a notification', async () => {
     const toasts = await page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
-    if (toasts.some((t) => t.includes(answer))) return true;
-    return (await page.locator('.monaco-editor .view-lines').allInnerTexts()).some((t) => t.replace(/\u00a0/g, ' ').includes(answer));
+    return toasts.some((t) => t.includes(answer));
   }, 30000);
+  await waitFor('the explanation in a Markdown editor in front', async () => {
+    const name = await page.locator('.tab.active').first().getAttribute('data-resource-name');
+    return name?.endsWith('.md') && (await editorText(page)).includes(answer);
+  }, 15000);
   const reqs = fakeRequests().slice(nBefore);
   if (reqs.length !== 1) throw new Error(`expected 1 request to the fake Responses server, saw ${reqs.length}`);
   if (readDisk() !== before) throw new Error('Explain changed the file');
+}
+
+async function testCancel(page) {
+  // The fake answers 429 "try again in 30s": the server waits before retrying, its progress is on, and a click on
+  // the status bar item cancels it (window/workDoneProgress/cancel). Nothing may be applied.
+  const before = readDisk();
+  const nBefore = fakeRequests().length;
+  const item = page.locator('[id="codex-lsp.codex-lsp.codexLsp.status"]');
+  // Explain left its Markdown answer in front (and Quick Open would pick src_calc.py.md too): click the tab.
+  const tab = `.tab[data-resource-name="${path.basename(REL)}"]`;
+  await waitFor(`the ${path.basename(REL)} tab in front`, async () => {
+    if (await page.locator(`${tab}.active`).count()) return true;
+    await page.locator(tab).first().click({ timeout: 2000 });
+    return false;
+  }, 10000, 300);
+  await selectLines(page, 0, 2);
+  await runCodeAction(page, 'Codex: Document');
+  await waitFor('the status bar item to show the work (click to cancel)', async () =>
+    (await item.getAttribute('aria-label'))?.includes('Click to cancel'), 15000);
+  await waitFor('the request to reach the fake Responses server', () => fakeRequests().length > nBefore, 15000);
+  await item.click();
+  await waitFor('the status bar item to be idle again after the cancel', async () =>
+    (await item.getAttribute('aria-label'))?.includes('Codex: idle'), 10000);
+  const dirty = await page.locator('.tab.active.dirty').count();
+  if (dirty) throw new Error('the editor is dirty after a cancelled request');
+  if (readDisk() !== before) throw new Error('the file changed after a cancelled request');
+  const n = fakeRequests().length - nBefore;
+  if (n !== 1) throw new Error(`expected exactly 1 request (no retry after the cancel), saw ${n}`);
 }
 
 // ------------------------------------------------------------------ main
@@ -258,6 +291,7 @@ async function main() {
       ['code action "Codex: Refactor" (Ctrl+.) rewrites the selection and the file is saved', testRefactor],
       ['"Codex: Ask…" from the command palette rewrites the selection with the instruction', testAsk],
       ['"Codex: Explain Selection" shows the answer and leaves the file alone', testExplain],
+      ['clicking the status bar item while the model works cancels the request; nothing is applied', testCancel],
     ]) {
       const start = Date.now();
       try {

@@ -15,7 +15,7 @@ REPO="$(cd "$EXT/../.." && pwd)"
 ROOT="${CODEX_VSCODE_TEST_HOME:-/opt/codex-vscode-test}"
 CODE_SERVER="$ROOT/code-server/node_modules/.bin/code-server"
 PLAYWRIGHT_CORE_DIR="$ROOT/playwright/node_modules/playwright-core"
-TOTAL=3 # tests in e2e.js
+TOTAL=4 # tests in e2e.js
 
 t_start=$(date +%s)
 log() { printf '[run %3ss] %s\n' "$(( $(date +%s) - t_start ))" "$*"; }
@@ -122,7 +122,8 @@ cat >"$TMP/replies.json" <<'EOF'
 [
   {"code": "def add(a: int, b: int) -> int:\n    return a + b\n"},
   {"code": "def greet(name: str) -> str:\n    return f\"hi {name}\"\n"},
-  {"text": "greet builds a greeting for name."}
+  {"text": "greet builds a greeting for name."},
+  {"status": 429, "message": "Rate limit reached for requests. Please try again in 30s.", "errorCode": "rate_limit_exceeded"}
 ]
 EOF
 setsid python3 "$FAKE" --port-file "$TMP/fake.port" --replies "$TMP/replies.json" --log "$TMP/fake.jsonl" \
