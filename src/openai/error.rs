@@ -104,7 +104,7 @@ impl OpenAiError {
     pub fn user_message(&self) -> String {
         match self {
             Self::MissingKey => "No API key: set CODEX_LSP_API_KEY (or OPENAI_API_KEY) in the \
-                 environment codex-lsp is started from."
+                 environment codex-lsp is started from (in VS Code: run “Codex: Set API Key”)."
                 .to_owned(),
             Self::InsecureBaseUrl { host } => format!(
                 "Refusing to send the API key over plain http:// to {host}: use an https:// \
