@@ -112,7 +112,11 @@ async fn ten_files_at_once() -> Duration {
 /// does only after applying every change before it).
 async fn did_change_burst(iters: u64) -> Duration {
     let text = file();
-    let (c, _) = TestClient::start(Options { env: quiet(Vec::new()), ..Options::default() }).await;
+    let (c, _) = TestClient::start(Options {
+        env: quiet(Vec::new()),
+        ..Options::default()
+    })
+    .await;
     let uri = c.open("src/big.rs", &text, "rust").await;
     let mut rng = fastrand::Rng::with_seed(3);
     let mut version = 1;
@@ -132,7 +136,10 @@ async fn did_change_burst(iters: u64) -> Duration {
             .await
             .unwrap();
         total += start.elapsed();
-        assert_eq!(actions[0]["command"]["arguments"][0]["version"], version, "every change applied first");
+        assert_eq!(
+            actions[0]["command"]["arguments"][0]["version"], version,
+            "every change applied first"
+        );
     }
     c.shutdown().await;
     total
@@ -149,7 +156,9 @@ fn bench(c: &mut Criterion) {
         );
     }
     g.sample_size(10);
-    g.bench_function("did_change_burst_2000_on_100k_lines", |b| b.iter_custom(|iters| rt.block_on(did_change_burst(iters))));
+    g.bench_function("did_change_burst_2000_on_100k_lines", |b| {
+        b.iter_custom(|iters| rt.block_on(did_change_burst(iters)))
+    });
     g.bench_function("ten_actions_on_ten_files_at_once", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;

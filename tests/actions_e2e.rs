@@ -339,6 +339,14 @@ async fn progress_cancel_button_stops_the_job() {
         .unwrap();
     assert_eq!(r["error"]["code"], -32800, "{r}");
     fake.wait_closed().await;
+    // notifications and responses travel on separate channels inside the framework:
+    // the end may arrive just after the response
+    c.wait_for("the progress end", |i| {
+        i.notifications
+            .iter()
+            .any(|(m, p)| m == "$/progress" && p["token"] == "tok-1" && p["value"]["kind"] == "end")
+    })
+    .await;
     let kinds: Vec<String> = c
         .notifications("$/progress")
         .iter()

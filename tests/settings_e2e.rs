@@ -21,7 +21,11 @@ async fn act(c: &TestClient, uri: &str) {
 
 #[tokio::test]
 async fn initialization_options_then_did_change_configuration() {
-    let fake = Fake::start(vec![fake::code("s1", "fn one() -> u8 { 2 }"), fake::code("s2", "fn one() -> u8 { 3 }")]).await;
+    let fake = Fake::start(vec![
+        fake::code("s1", "fn one() -> u8 { 2 }"),
+        fake::code("s2", "fn one() -> u8 { 3 }"),
+    ])
+    .await;
     let (c, _) = TestClient::start(Options {
         env: fake.env(),
         initialization_options: json!({"model": "model-a", "reasoningEffort": "high", "temperature": 0.5, "contextLines": 3}),
@@ -37,8 +41,17 @@ async fn initialization_options_then_did_change_configuration() {
     assert_eq!(reqs[0].body["reasoning"]["effort"], "high");
     assert_eq!(reqs[0].body["temperature"], 0.5);
     assert_eq!(reqs[1].body["model"], "model-b");
-    assert_eq!(reqs[1].body["stream"], false, "the valid keys of a partly bad update apply");
-    assert!(c.user_messages().iter().any(|m| m.contains("`timeoutSecs`")), "{:?}", c.user_messages());
+    assert_eq!(
+        reqs[1].body["stream"], false,
+        "the valid keys of a partly bad update apply"
+    );
+    assert!(
+        c.user_messages()
+            .iter()
+            .any(|m| m.contains("`timeoutSecs`")),
+        "{:?}",
+        c.user_messages()
+    );
     assert_eq!(c.shutdown().await, 0);
 }
 
@@ -47,12 +60,34 @@ async fn the_codex_section_is_pulled_where_the_client_supports_it() {
     let fake = Fake::start(vec![fake::code("p1", "fn one() -> u8 { 2 }")]).await;
     let mut caps = vscode_capabilities();
     caps["workspace"]["configuration"] = json!(true);
-    let (c, _) = TestClient::start(Options { env: fake.env(), capabilities: caps, ..Options::default() }).await;
+    let (c, _) = TestClient::start(Options {
+        env: fake.env(),
+        capabilities: caps,
+        ..Options::default()
+    })
+    .await;
     c.script(|s| s.configuration = json!([{"model": "pulled-model", "maxOutputTokens": 5}]));
-    c.notify("workspace/didChangeConfiguration", json!({"settings": null})).await;
-    c.wait_for("a configuration pull", |i| i.requests.iter().filter(|(m, _)| m == "workspace/configuration").count() >= 2).await;
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": null}),
+    )
+    .await;
+    c.wait_for("a configuration pull", |i| {
+        i.requests
+            .iter()
+            .filter(|(m, _)| m == "workspace/configuration")
+            .count()
+            >= 2
+    })
+    .await;
     c.wait_for("the warning about maxOutputTokens", |i| {
-        i.notifications.iter().any(|(m, p)| m == "window/showMessage" && p["message"].as_str().unwrap_or("").contains("maxOutputTokens"))
+        i.notifications.iter().any(|(m, p)| {
+            m == "window/showMessage"
+                && p["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("maxOutputTokens")
+        })
     })
     .await;
     let pulls = c.server_requests("workspace/configuration");
@@ -60,7 +95,10 @@ async fn the_codex_section_is_pulled_where_the_client_supports_it() {
     let uri = c.open("src/one.rs", TEXT, "rust").await;
     act(&c, &uri).await;
     assert_eq!(fake.requests()[0].body["model"], "pulled-model");
-    assert!(fake.requests()[0].body.get("max_output_tokens").is_none(), "the bad value was not taken");
+    assert!(
+        fake.requests()[0].body.get("max_output_tokens").is_none(),
+        "the bad value was not taken"
+    );
     assert_eq!(c.shutdown().await, 0);
 }
 
@@ -74,7 +112,11 @@ fn doctor(env: &[(String, String)]) -> (i32, String) {
         .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -88,7 +130,9 @@ async fn doctor_reports_a_usable_service_and_never_the_key() {
     })]])
     .await;
     let env = fake.env();
-    let (code, text) = tokio::task::spawn_blocking(move || doctor(&env)).await.unwrap();
+    let (code, text) = tokio::task::spawn_blocking(move || doctor(&env))
+        .await
+        .unwrap();
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("set (from CODEX_LSP_API_KEY)"), "{text}");
     assert!(!text.contains("TESTSENTINEL"), "the key is printed: {text}");
@@ -98,24 +142,54 @@ async fn doctor_reports_a_usable_service_and_never_the_key() {
 
 #[tokio::test]
 async fn doctor_explains_a_rejected_key_and_a_missing_one() {
-    let fake = Fake::start(vec![fake::error(401, "invalid_api_key", "Incorrect API key provided", "")]).await;
+    let fake = Fake::start(vec![fake::error(
+        401,
+        "invalid_api_key",
+        "Incorrect API key provided",
+        "",
+    )])
+    .await;
     let env = fake.env();
-    let (code, text) = tokio::task::spawn_blocking(move || doctor(&env)).await.unwrap();
+    let (code, text) = tokio::task::spawn_blocking(move || doctor(&env))
+        .await
+        .unwrap();
     assert_ne!(code, 0);
-    assert!(text.contains("401") || text.to_lowercase().contains("key"), "{text}");
+    assert!(
+        text.contains("401") || text.to_lowercase().contains("key"),
+        "{text}"
+    );
     assert!(!text.contains("TESTSENTINEL"));
-    let (code, text) = tokio::task::spawn_blocking(|| doctor(&[("CODEX_LSP_BASE_URL".into(), "http://127.0.0.1:9/v1".into())])).await.unwrap();
+    let (code, text) = tokio::task::spawn_blocking(|| {
+        doctor(&[("CODEX_LSP_BASE_URL".into(), "http://127.0.0.1:9/v1".into())])
+    })
+    .await
+    .unwrap();
     assert_ne!(code, 0);
-    assert!(text.contains("not set") && text.contains("CODEX_LSP_API_KEY"), "{text}");
+    assert!(
+        text.contains("not set") && text.contains("CODEX_LSP_API_KEY"),
+        "{text}"
+    );
 }
 
 #[test]
 fn version_and_help() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp")).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("codex-lsp {}\n", env!("CARGO_PKG_VERSION")));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp")).arg("--help").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("codex-lsp {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
+        .arg("--help")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("doctor"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp")).arg("--bogus").output().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "nothing on stdout for a usage error");
 }

@@ -14,6 +14,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::failure::Failure;
+use super::jobs::or_cancel;
 use super::session::Session;
 use super::to_proto;
 use crate::assist::diff::CharEdit;
@@ -39,17 +40,6 @@ pub enum Applied {
 const APPLY: &str = "Apply";
 const PROTECTED_ANNOTATION: &str = "codex-protected";
 
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    fut: impl std::future::Future<Output = T>,
-) -> Result<T, Failure> {
-    tokio::select! {
-        biased;
-        () = cancel.cancelled() => Err(Failure::Cancelled),
-        v = fut => Ok(v),
-    }
-}
-
 /// Asks before editing a protected file; any answer but "Apply" (dismissed, an error
 /// reply, a client that cannot answer) means no.
 async fn consent(ctx: &EditContext<'_>, reason: &str, n: usize) -> Result<bool, Failure> {
@@ -73,7 +63,7 @@ async fn consent(ctx: &EditContext<'_>, reason: &str, n: usize) -> Result<bool, 
             properties: HashMap::new(),
         },
     ];
-    let answer = cancellable(
+    let answer = or_cancel(
         ctx.cancel,
         ctx.client
             .show_message_request(MessageType::WARNING, message, Some(actions)),
@@ -186,7 +176,7 @@ pub async fn apply(
         label: Some(ctx.title.to_owned()),
         edit,
     };
-    let reply = cancellable(
+    let reply = or_cancel(
         ctx.cancel,
         ctx.client.send_request::<ApplyWorkspaceEdit>(params),
     )

@@ -33,10 +33,11 @@ pub async fn handle(
     let arg = params.arguments.into_iter().next().unwrap_or(Value::Null);
     let token = params.work_done_progress_params.work_done_token;
     let command = params.command.as_str();
-    let outcome = match command {
-        commands::RUN_ACTION => match parse::<RunActionArgs>(command, arg) {
-            Ok(a) => {
-                let job = JobRequest {
+    // the three model-backed commands differ only in how their argument becomes a job
+    let job: Option<std::result::Result<JobRequest, Failure>> = match command {
+        commands::RUN_ACTION => {
+            Some(
+                parse::<RunActionArgs>(command, arg.clone()).map(|a| JobRequest {
                     uri: a.uri,
                     range: a.range,
                     action: a.action,
@@ -44,74 +45,57 @@ pub async fn handle(
                     instruction: None,
                     diagnostic: a.diagnostic,
                     confirmed: a.confirmed.unwrap_or(false),
-                };
-                run_action::run(
-                    session.clone(),
-                    client.clone(),
-                    request_id,
-                    job,
-                    token,
-                    ticket,
-                )
-                .await
+                }),
+            )
+        }
+        commands::ASK => Some(parse::<AskArgs>(command, arg.clone()).and_then(|a| {
+            if a.instruction.trim().is_empty() {
+                return Err(Failure::BadArgs(
+                    "codex.ask needs a non-empty instruction".into(),
+                ));
             }
-            Err(e) => Err(e),
-        },
-        commands::ASK => match parse::<AskArgs>(command, arg) {
-            Ok(a) if a.instruction.trim().is_empty() => Err(Failure::BadArgs(
-                "codex.ask needs a non-empty instruction".into(),
-            )),
-            Ok(a) => {
-                let job = JobRequest {
-                    uri: a.uri,
-                    range: a.range,
-                    action: "ask".into(),
-                    version: a.version,
-                    instruction: Some(a.instruction),
-                    diagnostic: None,
-                    confirmed: a.confirmed.unwrap_or(false),
-                };
-                run_action::run(
-                    session.clone(),
-                    client.clone(),
-                    request_id,
-                    job,
-                    token,
-                    ticket,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        },
-        commands::EXPLAIN => match parse::<RangeArgs>(command, arg) {
-            Ok(a) => {
-                let job = JobRequest {
-                    uri: a.uri,
-                    range: a.range,
-                    action: "explain".into(),
-                    version: a.version,
-                    instruction: None,
-                    diagnostic: None,
-                    confirmed: false,
-                };
-                run_action::run(
-                    session.clone(),
-                    client.clone(),
-                    request_id,
-                    job,
-                    token,
-                    ticket,
-                )
-                .await
-            }
-            Err(e) => Err(e),
-        },
-        commands::RESET_CHAIN => parse::<UriArgs>(command, arg).map(|a| {
+            Ok(JobRequest {
+                uri: a.uri,
+                range: a.range,
+                action: "ask".into(),
+                version: a.version,
+                instruction: Some(a.instruction),
+                diagnostic: None,
+                confirmed: a.confirmed.unwrap_or(false),
+            })
+        })),
+        commands::EXPLAIN => Some(
+            parse::<RangeArgs>(command, arg.clone()).map(|a| JobRequest {
+                uri: a.uri,
+                range: a.range,
+                action: "explain".into(),
+                version: a.version,
+                instruction: None,
+                diagnostic: None,
+                confirmed: false,
+            }),
+        ),
+        _ => None,
+    };
+    let outcome = match (job, command) {
+        (Some(Ok(job)), _) => {
+            run_action::run(
+                session.clone(),
+                client.clone(),
+                request_id,
+                job,
+                token,
+                ticket,
+            )
+            .await
+        }
+        (Some(Err(e)), _) => Err(e),
+        (None, commands::RESET_CHAIN) => parse::<UriArgs>(command, arg).map(|a| {
             let key = session.target(&a.uri).chain_key;
             session.chains.reset(&key);
             Value::Null
         }),
-        commands::CHAIN_INFO => parse::<UriArgs>(command, arg).and_then(|a| {
+        (None, commands::CHAIN_INFO) => parse::<UriArgs>(command, arg).and_then(|a| {
             let key = session.target(&a.uri).chain_key;
             match session.chains.get(&key) {
                 Some(e) => to_value(&ChainInfo {
@@ -121,7 +105,7 @@ pub async fn handle(
                 None => Ok(Value::Null),
             }
         }),
-        other => Err(Failure::BadArgs(format!(
+        (None, other) => Err(Failure::BadArgs(format!(
             "unknown command `{other}` (codex-lsp handles {})",
             commands::ALL_COMMANDS.join(", ")
         ))),

@@ -98,6 +98,19 @@ impl Default for Jobs {
     }
 }
 
+/// Runs `fut` unless `cancel` fires first; dropping `fut` aborts its I/O (an HTTP
+/// request, a pending server-to-client request).
+pub async fn or_cancel<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, super::failure::Failure> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(super::failure::Failure::Cancelled),
+        v = fut => Ok(v),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -15,6 +15,7 @@ use super::commands::{EditResult, ExplainResult};
 use super::failure::Failure;
 use super::from_proto;
 use super::jobs::Ticket;
+use super::jobs::or_cancel;
 use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
@@ -91,18 +92,6 @@ pub async fn run(
     reporter.end(&end).await;
     drop(guard);
     result
-}
-
-/// Runs `fut` unless the job is cancelled first (dropping `fut` aborts its I/O).
-async fn or_cancel<T>(
-    cancel: &CancellationToken,
-    fut: impl std::future::Future<Output = T>,
-) -> Result<T, Failure> {
-    tokio::select! {
-        biased;
-        () = cancel.cancelled() => Err(Failure::Cancelled),
-        v = fut => Ok(v),
-    }
 }
 
 /// Waits (bounded) until the server's copy reaches `version`.

@@ -337,24 +337,8 @@ impl TestClient {
     }
 
     pub async fn open(&self, rel: &str, text: &str, language: &str) -> String {
-        let uri = self.uri_of(rel);
-        if let Some(parent) = self.workspace().join(rel).parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(self.workspace().join(rel), text).unwrap();
-        self.shared.docs.lock().unwrap().insert(
-            uri.clone(),
-            Mirror {
-                text: text.to_owned(),
-                version: 1,
-            },
-        );
-        self.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
-        )
-        .await;
-        uri
+        self.open_at(&self.workspace().join(rel), text, language, true)
+            .await
     }
 
     /// Opens a file at any absolute path (outside the workspace, through a symlink…);
