@@ -270,3 +270,41 @@ async fn closing_stdin_ends_the_process() {
         .unwrap();
     assert_eq!(status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn a_lone_surrogate_in_a_change_keeps_the_document_in_sync() {
+    let fake = common::fake::Fake::start(vec![common::fake::text("x1", "fine")]).await;
+    let (c, _) = TestClient::start(Options {
+        env: fake.env(),
+        ..Options::default()
+    })
+    .await;
+    let text = "let s = \"\";\nfn after() {}\n";
+    let uri = c.open("s.rs", text, "rust").await;
+    // what a JS client sends for a string holding half an emoji: one UTF-16 unit
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/didChange","params":{{"textDocument":{{"uri":"{uri}","version":2}},"contentChanges":[{{"range":{{"start":{{"line":0,"character":9}},"end":{{"line":0,"character":9}}}},"text":"\ud83dx"}}]}}}}"#
+    );
+    c.write_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+        .await;
+    // the next edit counts the surrogate as one UTF-16 unit: column 11 is after the x
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"range": {"start": {"line": 0, "character": 11}, "end": {"line": 0, "character": 11}}, "text": "y"}]}),
+    )
+    .await;
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "codex.explain", "arguments": [{"uri": uri, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}}]}),
+        )
+        .await
+        .expect("still in sync: the action runs");
+    assert_eq!(r["text"], "fine");
+    let input = fake.requests()[0].body["input"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(input.contains("let s = \"\u{fffd}xy\";"), "{input}");
+    assert_eq!(c.shutdown().await, 0);
+}

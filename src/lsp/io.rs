@@ -142,6 +142,16 @@ impl<R> FrameGuard<R> {
                 self.out
                     .extend_from_slice(format!("Content-Length: {len}\r\n\r\n").as_bytes());
                 self.out.extend_from_slice(body);
+            } else if let Some(fixed) = repair_lone_surrogates(body).filter(|b| is_decodable(b)) {
+                // JS clients can send "\ud800" (JSON.stringify of a broken string);
+                // dropping the message would silently desync a document, so the lone
+                // surrogate becomes U+FFFD: one UTF-16 unit, like the surrogate, so
+                // every position the client sends stays right.
+                tracing::warn!("replaced lone surrogate escapes with U+FFFD in a message");
+                self.out.extend_from_slice(
+                    format!("Content-Length: {}\r\n\r\n", fixed.len()).as_bytes(),
+                );
+                self.out.extend_from_slice(&fixed);
             } else {
                 tracing::error!("dropping a message whose body is not valid JSON ({len} bytes)");
             }
@@ -161,6 +171,46 @@ fn is_decodable(body: &[u8]) -> bool {
         .windows(3)
         .any(|w| w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd');
     !maybe_surrogate || serde_json::from_slice::<serde_json::Value>(body).is_ok()
+}
+
+/// The value of a `\uXXXX` escape starting at `i`, if there is one.
+fn escape_at(body: &[u8], i: usize) -> Option<u16> {
+    let hex = body.get(i..i + 6)?;
+    if hex[0] != b'\\' || hex[1] != b'u' {
+        return None;
+    }
+    u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+}
+
+/// `body` with every unpaired `\uD800`-`\uDFFF` escape replaced by `\uFFFD`, or `None`
+/// when there was none. Escaped backslashes (`\\u...`) are not escapes and are skipped.
+fn repair_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' && body.get(i + 1) == Some(&b'\\') {
+            out.extend_from_slice(&body[i..i + 2]);
+            i += 2;
+            continue;
+        }
+        match escape_at(body, i) {
+            Some(0xD800..=0xDBFF) if matches!(escape_at(body, i + 6), Some(0xDC00..=0xDFFF)) => {
+                out.extend_from_slice(&body[i..i + 12]);
+                i += 12;
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.extend_from_slice(b"\\ufffd");
+                changed = true;
+                i += 6;
+            }
+            _ => {
+                out.push(body[i]);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
 }
 
 fn content_length(header: &[u8]) -> Result<usize, String> {
@@ -262,12 +312,20 @@ mod tests {
             "Content-Length: 9999999999999999\r\n\r\n{}".to_owned(),
             "Content-Length: 2147483648\r\n\r\n".to_owned(),
             "garbage without any header at all".to_owned(),
-            msg("{\"s\":\"\\ud800\"}"),
         ];
         for bad in cases {
             let input = bad.clone() + &good;
             assert_eq!(filter(input.as_bytes()).await, good, "after {bad:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn lone_surrogates_become_replacement_characters() {
+        let input = msg("{\"t\":\"a\\ud800b\\udc00\\ud83d\\ude00\\\\ud800\"}");
+        let out = filter(input.as_bytes()).await;
+        let body = out.split("\r\n\r\n").nth(1).unwrap();
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["t"], "a\u{fffd}b\u{fffd}😀\\ud800");
     }
 
     #[tokio::test]
