@@ -17,6 +17,9 @@ const REPORT_EVERY: Duration = Duration::from_millis(200);
 pub struct Reporter {
     client: Client,
     token: Option<ProgressToken>,
+    /// `Some(true)` once `begin` went out, `Some(false)` when progress is off (the
+    /// client refused to create the token).
+    begun: tokio::sync::watch::Receiver<Option<bool>>,
     received: Arc<AtomicU64>,
     last_report: Arc<std::sync::Mutex<Instant>>,
     ended: Arc<AtomicBool>,
@@ -26,41 +29,59 @@ static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 impl Reporter {
     /// Uses the client's token, or creates one where the client allows it; otherwise a
-    /// reporter that says nothing.
-    pub async fn start(
+    /// reporter that says nothing. The token is known at once (so cancellation can be
+    /// registered), while `window/workDoneProgress/create` and `begin` go out in the
+    /// background: the model call does not wait for the editor's reply.
+    pub fn start(
         client: &Client,
         given: Option<ProgressToken>,
         supported: bool,
         title: &str,
     ) -> Self {
-        let token = match given {
-            Some(t) => Some(t),
-            None if supported => {
-                let t = ProgressToken::String(format!(
+        let (must_create, token) = match given {
+            Some(t) => (false, Some(t)),
+            None if supported => (
+                true,
+                Some(ProgressToken::String(format!(
                     "codex-lsp/{}",
                     NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)
-                ));
-                match tokio::time::timeout(
-                    Duration::from_secs(5),
-                    client.create_work_done_progress(t.clone()),
-                )
-                .await
-                {
-                    Ok(Ok(())) => Some(t),
-                    _ => None,
-                }
-            }
-            None => None,
+                ))),
+            ),
+            None => (false, None),
         };
+        let (tx, begun) =
+            tokio::sync::watch::channel(if token.is_none() { Some(false) } else { None });
         let r = Self {
             client: client.clone(),
             token,
+            begun,
             received: Arc::default(),
             last_report: Arc::new(std::sync::Mutex::new(Instant::now())),
             ended: Arc::default(),
         };
-        r.send(json!({"kind": "begin", "title": title, "cancellable": true, "message": "asking the model…"})).await;
+        if let Some(t) = r.token.clone() {
+            let (me, title) = (r.clone(), title.to_owned());
+            tokio::spawn(async move {
+                let created = !must_create
+                    || matches!(
+                        tokio::time::timeout(
+                            Duration::from_secs(5),
+                            me.client.create_work_done_progress(t)
+                        )
+                        .await,
+                        Ok(Ok(()))
+                    );
+                if created {
+                    me.send(json!({"kind": "begin", "title": title, "cancellable": true, "message": "asking the model…"})).await;
+                }
+                let _ = tx.send(Some(created));
+            });
+        }
         r
+    }
+
+    fn has_begun(&self) -> bool {
+        *self.begun.borrow() == Some(true)
     }
 
     /// The key the job is registered under for `window/workDoneProgress/cancel`.
@@ -84,7 +105,7 @@ impl Reporter {
     pub fn on_delta(&self, chars: usize) {
         let total = self.received.fetch_add(chars as u64, Ordering::Relaxed) + chars as u64;
         let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
-        if self.token.is_none() || last.elapsed() < REPORT_EVERY {
+        if !self.has_begun() || last.elapsed() < REPORT_EVERY {
             return;
         }
         *last = Instant::now();
@@ -100,6 +121,18 @@ impl Reporter {
     }
 
     pub async fn end(&self, message: &str) {
+        // `end` must follow `begin`: wait (bounded) for the background start
+        let mut begun = self.begun.clone();
+        let begun_ok =
+            match tokio::time::timeout(Duration::from_secs(6), begun.wait_for(Option::is_some))
+                .await
+            {
+                Ok(Ok(v)) => *v == Some(true),
+                _ => false,
+            };
+        if !begun_ok {
+            return;
+        }
         if !self.ended.swap(true, Ordering::SeqCst) {
             self.send(json!({"kind": "end", "message": message})).await;
         }

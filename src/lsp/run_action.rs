@@ -53,6 +53,7 @@ pub async fn run(
     let settings = session.settings();
     let spec = actions::lookup(&req.action, &settings.actions)
         .ok_or_else(|| Failure::BadArgs(format!("unknown action `{}`", req.action)))?;
+    tracing::debug!(action = %spec.id, "job received");
     let mut guard = session.jobs.start(request_id);
     let cancel = guard.token.clone();
     let reporter = Reporter::start(
@@ -60,8 +61,7 @@ pub async fn run(
         token,
         session.caps().work_done_progress,
         &spec.title,
-    )
-    .await;
+    );
     if let Some(k) = reporter.token_key() {
         guard.set_progress_token(k);
     }
@@ -217,6 +217,7 @@ async fn job(
         }
         _ => {}
     }
+    tracing::debug!("snapshot taken");
     let (s, e, instruction) = working_range(&snap, &req, &spec, caps.encoding)?;
     let settings = session.settings();
     let rope = &snap.text;
