@@ -548,6 +548,15 @@ async fn e7_vscode_is_asked_before_a_protected_file_is_edited_and_apply_applies(
         assert!(asked[i] < applied[i], "{rel}: asked after the edit");
         let q = &c.server_requests("window/showMessageRequest")[i];
         assert!(q["message"].as_str().unwrap().contains(rel), "{q}");
+        // the question shows the exact change it asks about
+        assert!(
+            q["message"].as_str().unwrap().contains("+ "),
+            "no diff preview: {q}"
+        );
+        assert!(
+            q["message"].as_str().unwrap().contains("//"),
+            "the new text is not shown: {q}"
+        );
         assert!(
             q["actions"]
                 .as_array()

@@ -69,9 +69,43 @@ pub fn plan_edit(
     PlannedEdit { edits, warnings }
 }
 
+/// The most of a diff preview shown in a consent question.
+const PREVIEW_CHARS: usize = 600;
+
+/// A short `-old`/`+new` preview of edits, given as (old text, new text) pairs, so a
+/// consent question shows exactly what would be applied (a consent bound to a file
+/// name alone is what MCPoison-style attacks abuse).
+pub fn preview(changes: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (old, new) in changes {
+        for l in old.lines().filter(|l| !l.trim().is_empty()) {
+            out.push_str(&format!("- {l}\n"));
+        }
+        for l in new.lines().filter(|l| !l.trim().is_empty()) {
+            out.push_str(&format!("+ {l}\n"));
+        }
+        if old.trim().is_empty() && new.trim().is_empty() {
+            out.push_str("(whitespace only)\n");
+        }
+    }
+    if out.chars().count() > PREVIEW_CHARS {
+        let cut: String = out.chars().take(PREVIEW_CHARS).collect();
+        return format!("{cut}…\n(preview cut; {} changes in all)", changes.len());
+    }
+    out
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn preview_shows_removed_and_added_lines_and_is_bounded() {
+        let p = preview(&[("\"a\": 1".into(), "\"a\": 2".into())]);
+        assert_eq!(p, "- \"a\": 1\n+ \"a\": 2\n");
+        let big = preview(&[(String::new(), "x\n".repeat(1000))]);
+        assert!(big.chars().count() < PREVIEW_CHARS + 60 && big.contains("preview cut"));
+    }
+
     use super::*;
 
     #[test]

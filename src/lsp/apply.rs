@@ -42,9 +42,14 @@ const PROTECTED_ANNOTATION: &str = "codex-protected";
 
 /// Asks before editing a protected file; any answer but "Apply" (dismissed, an error
 /// reply, a client that cannot answer) means no.
-async fn consent(ctx: &EditContext<'_>, reason: &str, n: usize) -> Result<bool, Failure> {
+async fn consent(
+    ctx: &EditContext<'_>,
+    reason: &str,
+    n: usize,
+    preview: &str,
+) -> Result<bool, Failure> {
     let message = format!(
-        "Codex wants to change {} ({n} edit{}) in {}, a protected file ({reason}). Apply the edit?",
+        "Codex wants to change {} ({n} edit{}) in {}, a protected file ({reason}). Apply this edit?\n{preview}",
         if n == 1 {
             "one place"
         } else {
@@ -72,6 +77,22 @@ async fn consent(ctx: &EditContext<'_>, reason: &str, n: usize) -> Result<bool, 
     Ok(matches!(answer, Ok(Some(item)) if item.title == APPLY))
 }
 
+fn preview_of(snap: &Snapshot, edits: &[CharEdit]) -> String {
+    let len = snap.text.len_chars();
+    let changes: Vec<(String, String)> = edits
+        .iter()
+        .map(|e| {
+            (
+                snap.text
+                    .slice(e.start.min(len)..e.end.min(len))
+                    .to_string(),
+                e.text.clone(),
+            )
+        })
+        .collect();
+    crate::assist::edit::preview(&changes)
+}
+
 pub async fn apply(
     ctx: &EditContext<'_>,
     snap: &Snapshot,
@@ -82,7 +103,7 @@ pub async fn apply(
     let caps = ctx.session.caps();
     if let Some(reason) = ctx.sensitive
         && caps.show_message_request
-        && !consent(ctx, reason, edits.len()).await?
+        && !consent(ctx, reason, edits.len(), &preview_of(snap, edits)).await?
     {
         return Ok(Applied::No(format!(
             "not applied: you declined the edit to {}",
