@@ -245,7 +245,8 @@ pub async fn show_markdown(client: &Client, display: &str, text: &str) {
         let params = ShowDocumentParams {
             uri,
             external: Some(false),
-            take_focus: Some(true),
+            // not stealing focus: Neovim would replace the window the user is in
+            take_focus: Some(false),
             selection: None,
         };
         if let Err(e) = client.send_request::<ShowDocument>(params).await {
