@@ -308,3 +308,38 @@ async fn a_lone_surrogate_in_a_change_keeps_the_document_in_sync() {
     assert!(input.contains("let s = \"\u{fffd}xy\";"), "{input}");
     assert_eq!(c.shutdown().await, 0);
 }
+
+/// a panic inside a job is one InternalError (without the panic's text), and the
+/// server, its documents and the next action are unharmed.
+#[tokio::test]
+async fn a_panicking_job_costs_one_error_not_the_server() {
+    let fake = common::fake::Fake::start(vec![common::fake::code("ok1", "fn two() {}")]).await;
+    let mut env = fake.env();
+    env.push(("CODEX_LSP_TEST_PANIC_IN_JOB".into(), "1".into()));
+    let (c, _) = TestClient::start(Options {
+        env,
+        ..Options::default()
+    })
+    .await;
+    let text = "fn one() {}\n";
+    let uri = c.open("p.rs", text, "rust").await;
+    let run = |action: &str| json!({"command": "codex.runAction", "arguments": [{"uri": uri, "range": range_of(text, "fn one() {}"), "action": action}]});
+    let err = c
+        .request("workspace/executeCommand", run("tests"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, -32603);
+    assert!(
+        err.message.contains("panicked") && !err.message.contains("NOTAKEY"),
+        "{}",
+        err.message
+    );
+    assert_eq!(fake.count(), 0);
+    let ok = c
+        .request("workspace/executeCommand", run("refactor"))
+        .await
+        .unwrap();
+    assert_eq!(ok["applied"], true, "{ok}");
+    assert_eq!(c.mirror(&uri).text, "fn two() {}\n");
+    assert_eq!(c.shutdown().await, 0);
+}

@@ -150,8 +150,13 @@ impl<S> Dispatch<S> {
                 }
             }),
             _ => params::<DidCloseTextDocumentParams>(req).and_then(|p| {
-                docs.close(p.text_document.uri.as_str())
-                    .map_err(|e| e.to_string())
+                let uri = p.text_document.uri.as_str();
+                self.session
+                    .expected_versions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(uri);
+                docs.close(uri).map_err(|e| e.to_string())
             }),
         };
         if let Err(e) = result {

@@ -169,6 +169,12 @@ async fn job(
     reporter: Reporter,
     ticket: Option<Ticket>,
 ) -> Outcome_ {
+    // a fault hook for the end-to-end test that proves a panicking job costs one
+    // error response, not the server (debug builds only; release builds have no hook).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("CODEX_LSP_TEST_PANIC_IN_JOB").is_some() && spec.id == "tests" {
+        panic!("injected fault with a secret-looking payload sk-proj-NOTAKEY");
+    }
     let caps = session.caps();
     let target = session.target(&req.uri);
     if let Some(r) = &target.refusal {
