@@ -25,24 +25,6 @@ fn run_args(uri: &str, text: &str, sel: &str) -> Value {
     json!({"command": "codex.runAction", "arguments": [{"uri": uri, "range": range_of(text, sel), "action": "refactor"}]})
 }
 
-async fn chain_info(c: &TestClient, uri: &str) -> Value {
-    c.request(
-        "workspace/executeCommand",
-        json!({"command": "codex.chainInfo", "arguments": [{"uri": uri}]}),
-    )
-    .await
-    .unwrap()
-}
-
-async fn wait_message(c: &TestClient, needle: &str) {
-    c.wait_for(&format!("a message with {needle:?}"), |i| {
-        i.notifications.iter().any(|(m, p)| {
-            m == "window/showMessage" && p["message"].as_str().unwrap_or("").contains(needle)
-        })
-    })
-    .await;
-}
-
 /// One failing action: the error's message, after checking nothing was applied.
 async fn failing(script: Vec<Vec<Step>>, needle: &str) -> (Fake, String) {
     let fake = Fake::start(script).await;
@@ -53,10 +35,10 @@ async fn failing(script: Vec<Vec<Step>>, needle: &str) -> (Fake, String) {
         .await
         .expect_err("the action fails");
     assert!(err.message.contains(needle), "{:?}", err.message);
-    wait_message(&c, needle).await;
+    c.wait_message(needle).await;
     assert!(c.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(c.mirror(&uri).text, TEXT);
-    assert_eq!(chain_info(&c, &uri).await, Value::Null);
+    assert_eq!(c.chain_info(&uri).await, Value::Null);
     assert_eq!(c.shutdown().await, 0);
     (fake, err.message)
 }
@@ -181,7 +163,7 @@ async fn c12_a_forgotten_chain_is_dropped_and_resent_once() {
         "full context resent"
     );
     assert_eq!(
-        chain_info(&c, &uri).await,
+        c.chain_info(&uri).await,
         json!({"responseId": "p2", "turns": 1})
     );
     assert!(c.mirror(&uri).text.contains("a.saturating_add(b)"));
@@ -218,7 +200,7 @@ async fn c8_a_stream_closed_before_completion_applies_nothing() {
     );
     assert!(c.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(c.mirror(&uri).text, TEXT);
-    assert_eq!(chain_info(&c, &uri).await, Value::Null);
+    assert_eq!(c.chain_info(&uri).await, Value::Null);
     assert!(fake.count() >= 1 && fake.count() <= 3, "{}", fake.count());
     assert_eq!(c.shutdown().await, 0);
 }

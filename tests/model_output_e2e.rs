@@ -26,24 +26,6 @@ fn run_args(uri: &str, range: Value) -> Value {
     json!({"command": "codex.runAction", "arguments": [{"uri": uri, "range": range, "action": "refactor"}]})
 }
 
-async fn chain_info(c: &TestClient, uri: &str) -> Value {
-    c.request(
-        "workspace/executeCommand",
-        json!({"command": "codex.chainInfo", "arguments": [{"uri": uri}]}),
-    )
-    .await
-    .unwrap()
-}
-
-async fn wait_message(c: &TestClient, needle: &str) {
-    c.wait_for(&format!("a message with {needle:?}"), |i| {
-        i.notifications.iter().any(|(m, p)| {
-            m == "window/showMessage" && p["message"].as_str().unwrap_or("").contains(needle)
-        })
-    })
-    .await;
-}
-
 /// D-9 on every applyEdit the client saw (each on a fresh document at version 1).
 fn check_all(c: &TestClient, uri: &str, within: &Value) {
     for p in c.server_requests("workspace/applyEdit") {
@@ -75,12 +57,12 @@ async fn assert_no_edit_for(answers: Vec<Vec<fake::Step>>, needle: &str) {
         );
         assert_eq!(c.mirror(&uri).text, TEXT);
         assert_eq!(
-            chain_info(&c, &uri).await,
+            c.chain_info(&uri).await,
             Value::Null,
             "answer {i}: chain moved"
         );
     }
-    wait_message(&c, needle).await;
+    c.wait_message(needle).await;
     assert_eq!(fake.count(), n);
     assert!(c.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(c.shutdown().await, 0);
@@ -174,7 +156,7 @@ async fn d5_an_identical_answer_sends_no_edit() {
         .unwrap();
     assert_eq!(r["applied"], false, "{r}");
     assert!(r["message"].as_str().unwrap().contains("unchanged"), "{r}");
-    wait_message(&c, "unchanged").await;
+    c.wait_message("unchanged").await;
     assert!(c.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(c.shutdown().await, 0);
 }
@@ -244,7 +226,7 @@ async fn d6_hidden_characters_are_stripped_with_a_warning() {
         .unwrap();
     assert_eq!(r["applied"], true, "{r}");
     assert!(r["message"].as_str().unwrap().contains("U+202E"), "{r}");
-    wait_message(&c, "hidden characters").await;
+    c.wait_message("hidden characters").await;
     let applied = c.mirror(&uri).text;
     assert_eq!(applied, TEXT.replace("a + b", "a.wrapping_add(b) // ok"));
     let p = &c.server_requests("workspace/applyEdit")[0];
@@ -283,7 +265,7 @@ async fn d7_an_echoed_placeholder_stays_a_placeholder() {
         r["message"].as_str().unwrap().contains("placeholder"),
         "{r}"
     );
-    wait_message(&c, "placeholder").await;
+    c.wait_message("placeholder").await;
     let sent = fake.requests()[0].input_text();
     assert!(!sent.contains(key) && sent.contains("«REDACTED:openai-key#1»"));
     let p = &c.server_requests("workspace/applyEdit")[0];
@@ -322,7 +304,7 @@ async fn d7_a_new_secret_in_the_answer_is_warned_about() {
             .contains("looks like a secret"),
         "{r}"
     );
-    wait_message(&c, "looks like a secret").await;
+    c.wait_message("looks like a secret").await;
     assert_eq!(c.shutdown().await, 0);
 }
 

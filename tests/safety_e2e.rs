@@ -44,15 +44,6 @@ async fn code_actions(c: &TestClient, uri: &str, text: &str, sel: &str) -> Vec<V
     .unwrap_or_default()
 }
 
-async fn chain_info(c: &TestClient, uri: &str) -> Value {
-    c.request(
-        "workspace/executeCommand",
-        json!({"command": "codex.chainInfo", "arguments": [{"uri": uri}]}),
-    )
-    .await
-    .unwrap()
-}
-
 /// Waits for a `window/showMessage` containing all of `needles`.
 async fn wait_message(c: &TestClient, needles: &[&str]) {
     c.wait_for(&format!("a message with {needles:?}"), |i| {
@@ -590,7 +581,7 @@ async fn declined(question: Result<Option<String>, i64>) {
     assert_eq!(c.server_requests("window/showMessageRequest").len(), 1);
     assert!(c.server_requests("workspace/applyEdit").is_empty());
     assert_eq!(c.mirror(&uri).text, text);
-    assert_eq!(chain_info(&c, &uri).await, Value::Null, "the chain moved");
+    assert_eq!(c.chain_info(&uri).await, Value::Null, "the chain moved");
     wait_message(&c, &["declined"]).await;
     assert_eq!(c.shutdown().await, 0);
 }

@@ -430,6 +430,26 @@ impl TestClient {
         }
     }
 
+    /// `codex.chainInfo` for `uri`.
+    pub async fn chain_info(&self, uri: &str) -> Value {
+        self.request(
+            "workspace/executeCommand",
+            json!({"command": "codex.chainInfo", "arguments": [{"uri": uri}]}),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Waits for a `window/showMessage` containing `needle`.
+    pub async fn wait_message(&self, needle: &str) {
+        self.wait_for(&format!("a message with {needle:?}"), |i| {
+            i.notifications.iter().any(|(m, p)| {
+                m == "window/showMessage" && p["message"].as_str().unwrap_or("").contains(needle)
+            })
+        })
+        .await;
+    }
+
     pub fn stderr_tail(&self) -> String {
         let s = self.stderr.lock().unwrap();
         let start = s.len().saturating_sub(3000);
