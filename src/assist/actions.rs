@@ -131,16 +131,25 @@ pub fn codex_comment(line: &str) -> Option<String> {
         .map(|m| m.as_str().to_owned())
 }
 
-/// Finds a `codex:` comment in lines `first..=last` or on the line just above `first`
-/// (skipping blank lines). Returns (line index, instruction).
-pub fn find_codex_comment<'a>(
-    line_at: impl Fn(usize) -> Option<&'a str>,
+/// How many lines of a selection are searched for a `codex:` comment: code actions are
+/// asked for on every cursor move, and a select-all must stay cheap.
+pub const COMMENT_SCAN_LINES: usize = 500;
+
+/// Finds a `codex:` comment in lines `first..=last` (at most [`COMMENT_SCAN_LINES`] of
+/// them) or on the line just above `first` (skipping blank lines). Returns (line
+/// index, instruction). `line_at` is asked only for the lines it needs.
+pub fn find_codex_comment(
+    line_at: impl Fn(usize) -> Option<String>,
     first: usize,
     last: usize,
 ) -> Option<(usize, String)> {
-    if let Some(found) =
-        (first..=last).find_map(|i| line_at(i).and_then(codex_comment).map(|c| (i, c)))
-    {
+    let last = last.min(first + COMMENT_SCAN_LINES - 1);
+    if let Some(found) = (first..=last).find_map(|i| {
+        line_at(i)
+            .as_deref()
+            .and_then(codex_comment)
+            .map(|c| (i, c))
+    }) {
         return Some(found);
     }
     let mut i = first;
@@ -150,7 +159,7 @@ pub fn find_codex_comment<'a>(
         if line.trim().is_empty() {
             continue;
         }
-        return codex_comment(line).map(|c| (i, c));
+        return codex_comment(&line).map(|c| (i, c));
     }
     None
 }
@@ -183,7 +192,7 @@ mod tests {
     #[test]
     fn comment_in_or_just_above_the_range() {
         let lines = ["fn f() {", "    // codex: return 2", "", "    1", "}"];
-        let at = |i: usize| lines.get(i).copied();
+        let at = |i: usize| lines.get(i).map(|l| l.to_string());
         assert_eq!(find_codex_comment(at, 3, 3), Some((1, "return 2".into())));
         assert_eq!(find_codex_comment(at, 0, 4), Some((1, "return 2".into())));
         assert_eq!(find_codex_comment(at, 4, 4), None);

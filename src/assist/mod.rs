@@ -10,5 +10,6 @@ pub mod exclude;
 pub mod hidden;
 pub mod prompt;
 pub mod redact;
+pub mod selection;
 pub mod sensitive;
 pub mod target;

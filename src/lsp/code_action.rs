@@ -13,6 +13,7 @@ use super::commands::RUN_ACTION;
 use super::from_proto;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec};
+use crate::assist::selection;
 use crate::document::SyncStatus;
 
 /// The LSP error code for "syntactically fine, but it failed" (LSP 3.17 RequestFailed).
@@ -137,17 +138,7 @@ pub async fn code_actions(
     }
     let first = snap.text.char_to_line(s);
     let last = snap.text.char_to_line(e);
-    let lines: Vec<String> = (first.saturating_sub(40)
-        ..=last.min(snap.text.len_lines().saturating_sub(1)))
-        .map(|i| snap.text.line(i).to_string())
-        .collect();
-    let base = first.saturating_sub(40);
-    let line_at = |i: usize| {
-        i.checked_sub(base)
-            .and_then(|j| lines.get(j))
-            .map(String::as_str)
-    };
-    if let Some((_, instruction)) = actions::find_codex_comment(line_at, first, last)
+    if let Some((_, instruction)) = selection::codex_comment_near(&snap.text, first, last)
         && let Some(spec) = actions::lookup("instruct", &[])
     {
         out.push(b.action(

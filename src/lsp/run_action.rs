@@ -20,7 +20,7 @@ use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
 use crate::assist::prompt::{self, PromptParts};
-use crate::assist::{answer, edit};
+use crate::assist::{answer, edit, selection};
 use crate::document::{Snapshot, SyncStatus};
 use crate::openai::{CreateResponse, OpenAiError, ResponseObject, StreamEvent};
 
@@ -122,44 +122,6 @@ async fn snapshot_at_least(
     }
 }
 
-/// The char range the action works on.
-fn working_range(
-    snap: &Snapshot,
-    req: &JobRequest,
-    spec: &ActionSpec,
-    enc: crate::document::PositionEncoding,
-) -> Result<(usize, usize, Option<String>), Failure> {
-    let rope = &snap.text;
-    let (mut s, mut e) = from_proto::char_range(rope, req.range, enc);
-    let mut instruction = req.instruction.clone();
-    if spec.id == "instruct" {
-        let (first, last) = (rope.char_to_line(s), rope.char_to_line(e));
-        let lines: Vec<String> = (0..rope.len_lines())
-            .map(|i| rope.line(i).to_string())
-            .collect();
-        let (line, text) =
-            actions::find_codex_comment(|i| lines.get(i).map(String::as_str), first, last)
-                .ok_or_else(|| {
-                    Failure::Refused("no `codex:` comment in or just above the selection".into())
-                })?;
-        s = s.min(rope.line_to_char(line));
-        if e <= s {
-            e = rope.line_to_char((line + 1).min(rope.len_lines()));
-        }
-        instruction = Some(text);
-    } else if s == e && spec.id != "ask" {
-        // nothing selected: the cursor's line, its line break included
-        let line = rope.char_to_line(s);
-        s = rope.line_to_char(line);
-        e = if line + 1 < rope.len_lines() {
-            rope.line_to_char(line + 1)
-        } else {
-            rope.len_chars()
-        };
-    }
-    Ok((s, e, instruction))
-}
-
 async fn job(
     session: Arc<Session>,
     client: Client,
@@ -224,22 +186,14 @@ async fn job(
         _ => {}
     }
     tracing::debug!("snapshot taken");
-    let (s, e, instruction) = working_range(&snap, &req, &spec, caps.encoding)?;
+    let (s, e) = from_proto::char_range(&snap.text, req.range, caps.encoding);
+    let sel = selection::resolve(&snap.text, s, e, &spec.id, req.instruction.clone())
+        .map_err(Failure::Refused)?;
+    let (s, e, instruction) = (sel.start, sel.end, sel.instruction);
     let settings = session.settings();
     let rope = &snap.text;
-    let ctx = settings.context_lines as usize;
-    let first_line = rope.char_to_line(s);
-    let last_line = rope.char_to_line(e);
-    let before_start = rope.line_to_char(first_line.saturating_sub(ctx));
-    let after_line = (last_line + ctx + 1).min(rope.len_lines());
-    let after_end = if after_line >= rope.len_lines() {
-        rope.len_chars()
-    } else {
-        rope.line_to_char(after_line)
-    };
     let selection = rope.slice(s..e).to_string();
-    let before = rope.slice(before_start..s).to_string();
-    let after = rope.slice(e..after_end.max(e)).to_string();
+    let (before, after) = selection::surroundings(rope, s, e, settings.context_lines as usize);
     let diagnostic = req
         .diagnostic
         .as_ref()
