@@ -116,6 +116,14 @@ impl LanguageServer for Backend {
         if self.session.caps().configuration {
             self.pull_settings().await;
         }
+        // Build the HTTP client now (loading the system's TLS roots takes milliseconds),
+        // off the request path, so the first action does not pay for it.
+        let session = self.session.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = session.responses_client() {
+                tracing::warn!("the model client is not usable: {}", e.user_message());
+            }
+        });
     }
 
     async fn shutdown(&self) -> Result<()> {
