@@ -5,7 +5,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use codex_lsp::lsp::{self, ServerEnv};
-use codex_lsp::openai::ClientConfig;
 use codex_lsp::settings::Settings;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::MakeWriterExt;
@@ -76,11 +75,9 @@ fn write_out(text: &str) -> ExitCode {
 fn doctor() -> ExitCode {
     let env = ServerEnv::from_env(env_var);
     let s = &env.settings;
-    let mut cfg = ClientConfig::new(
-        s.base_url.clone(),
-        env.api_key.as_ref().map(|(k, _)| k.clone()),
-    );
-    cfg.timeout = std::time::Duration::from_secs(s.timeout_secs.min(30));
+    // one quick attempt: doctor is a check, not a workload
+    let mut cfg = env.client_config(s);
+    cfg.timeout = cfg.timeout.min(std::time::Duration::from_secs(30));
     cfg.max_retries = 0;
     let mut report = format!(
         "codex-lsp {}\nsettings (from the environment; editors may override them):\n  reasoningEffort: {}\n  stream: {}\n  timeoutSecs: {}\n  maxRetries: {}\n  chains: {}\n",

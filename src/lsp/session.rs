@@ -31,6 +31,18 @@ pub struct ServerEnv {
 }
 
 impl ServerEnv {
+    /// The Responses client configuration for `settings` and this environment's key.
+    pub fn client_config(&self, settings: &Settings) -> ClientConfig {
+        let mut cfg = ClientConfig::new(
+            settings.base_url.clone(),
+            self.api_key.as_ref().map(|(k, _)| k.clone()),
+        );
+        cfg.timeout = Duration::from_secs(settings.timeout_secs);
+        cfg.max_retries = settings.max_retries;
+        cfg.idle_timeout = self.idle_timeout;
+        cfg
+    }
+
     /// Reads the process environment (`lookup` is `std::env::var` in production).
     pub fn from_env(lookup: impl Fn(&str) -> Option<String> + Copy) -> Self {
         let chain_file = ChainStore::default_path()
@@ -172,14 +184,7 @@ impl Session {
         {
             return Ok(c.clone());
         }
-        let mut cfg = ClientConfig::new(
-            s.base_url.clone(),
-            self.env.api_key.as_ref().map(|(k, _)| k.clone()),
-        );
-        cfg.timeout = Duration::from_secs(s.timeout_secs);
-        cfg.max_retries = s.max_retries;
-        cfg.idle_timeout = self.env.idle_timeout;
-        let client = ResponsesClient::new(cfg)?;
+        let client = ResponsesClient::new(self.env.client_config(&s))?;
         *slot = Some((key, client.clone()));
         Ok(client)
     }
