@@ -15,13 +15,14 @@ use tower::Service;
 use tower_lsp_server::jsonrpc::{Error, Id, Request, Response};
 use tower_lsp_server::ls_types::{
     DidChangeTextDocumentParams, DidCloseTextDocumentParams, DidOpenTextDocumentParams,
-    ExecuteCommandParams, MessageType,
+    ExecuteCommandParams, MessageType, ProgressToken,
 };
 use tower_lsp_server::{Client, ExitedError};
 
 use super::commands::{ASK, EXPLAIN, RUN_ACTION};
 use super::execute;
 use super::from_proto;
+use super::progress;
 use super::session::Session;
 use crate::document::SyncError;
 
@@ -80,8 +81,12 @@ where
                 self.inner.call(req)
             }
             "window/workDoneProgress/cancel" => {
-                if let Some(tok) = req.params().and_then(|p| p.get("token")) {
-                    let key = progress_key(tok);
+                let token = req
+                    .params()
+                    .and_then(|p| p.get("token"))
+                    .and_then(|t| serde_json::from_value::<ProgressToken>(t.clone()).ok());
+                if let Some(tok) = token {
+                    let key = progress::token_key(&tok);
                     if self.session.jobs.cancel_progress(&key) {
                         tracing::debug!(token = %key, "cancelled job from its progress");
                     }
@@ -99,15 +104,6 @@ where
             }
             _ => self.inner.call(req),
         }
-    }
-}
-
-/// Progress tokens are strings or integers; jobs know them by their JSON rendering
-/// without quotes for strings.
-pub fn progress_key(tok: &Value) -> String {
-    match tok {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

@@ -25,6 +25,14 @@ pub struct Reporter {
     ended: Arc<AtomicBool>,
 }
 
+/// How jobs know a progress token: the string itself, or the number's digits.
+pub fn token_key(t: &ProgressToken) -> String {
+    match t {
+        ProgressToken::String(s) => s.clone(),
+        ProgressToken::Number(n) => n.to_string(),
+    }
+}
+
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 impl Reporter {
@@ -86,10 +94,7 @@ impl Reporter {
 
     /// The key the job is registered under for `window/workDoneProgress/cancel`.
     pub fn token_key(&self) -> Option<String> {
-        self.token.as_ref().map(|t| match t {
-            ProgressToken::String(s) => s.clone(),
-            ProgressToken::Number(n) => n.to_string(),
-        })
+        self.token.as_ref().map(token_key)
     }
 
     async fn send(&self, value: Value) {
