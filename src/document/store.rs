@@ -109,14 +109,6 @@ impl DocumentStore {
         };
         Ok((snap, s, e))
     }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -193,10 +193,6 @@ impl Jobs {
             turn_changed: self.turn_changed.clone(),
         }
     }
-
-    pub fn in_flight(&self) -> usize {
-        lock(&self.by_request).len()
-    }
 }
 
 #[cfg(test)]
