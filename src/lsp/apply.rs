@@ -218,11 +218,11 @@ pub async fn apply(
 
 /// Opens an explanation as a Markdown document (a file in the cache directory).
 pub async fn show_markdown(client: &Client, display: &str, text: &str) {
-    let dir = std::env::var_os("XDG_CACHE_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("codex-lsp")
+    // the user's cache directory ($XDG_CACHE_HOME/codex-lsp on Linux), found by the same
+    // crate that finds the chains' state directory
+    let dir = directories::ProjectDirs::from("", "", "codex-lsp")
+        .map(|d| d.cache_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("codex-lsp"))
         .join("explain");
     let name: String = display
         .chars()
