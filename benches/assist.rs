@@ -35,7 +35,15 @@ fn bench(c: &mut Criterion) {
             diagnostic: None,
         };
         g.bench_function(format!("build_request_{n}_lines"), |b| {
-            b.iter(|| black_box(build_request(&spec, &parts, &settings, None, &redactor)))
+            b.iter(|| {
+                black_box(build_request(
+                    &spec,
+                    &parts,
+                    &settings,
+                    &Default::default(),
+                    &redactor,
+                ))
+            })
         });
         let answer = sel.replacen("compute(&config.name, 61)", "compute(&config.label, 61)", 1);
         g.bench_function(format!("plan_edit_{n}_lines"), |b| {

@@ -82,7 +82,7 @@ fn doctor() -> ExitCode {
     let mut report = format!(
         "codex-lsp {}\nsettings (from the environment; editors may override them):\n  reasoningEffort: {}\n  stream: {}\n  timeoutSecs: {}\n  maxRetries: {}\n  chains: {}\n",
         env!("CARGO_PKG_VERSION"),
-        s.reasoning_effort,
+        s.reasoning_effort.as_deref().unwrap_or("off"),
         s.stream,
         s.timeout_secs,
         s.max_retries,

@@ -26,7 +26,8 @@ pub struct UserAction {
 pub struct Settings {
     pub base_url: String,
     pub model: String,
-    pub reasoning_effort: String,
+    /// `None` ("off" or null): no `reasoning` field at all, for gateways that reject it.
+    pub reasoning_effort: Option<String>,
     pub max_output_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
@@ -39,6 +40,19 @@ pub struct Settings {
     pub actions: Vec<UserAction>,
     pub allow_outside_workspace: bool,
     pub log_file: Option<String>,
+    pub chain_mode: ChainMode,
+}
+
+/// How a file's conversation continues from one action to the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChainMode {
+    /// `previous_response_id`: the service keeps the history.
+    #[default]
+    Server,
+    /// `store: false`; the server replays the file's recent turns as `input` itself
+    /// (gateways that drop or never keep history, zero-data-retention organisations).
+    Replay,
 }
 
 impl Default for Settings {
@@ -46,7 +60,7 @@ impl Default for Settings {
         Self {
             base_url: DEFAULT_BASE_URL.into(),
             model: DEFAULT_MODEL.into(),
-            reasoning_effort: "medium".into(),
+            reasoning_effort: Some("medium".into()),
             max_output_tokens: None,
             temperature: None,
             top_p: None,
@@ -59,6 +73,7 @@ impl Default for Settings {
             actions: Vec::new(),
             allow_outside_workspace: false,
             log_file: None,
+            chain_mode: ChainMode::Server,
         }
     }
 }
@@ -193,14 +208,21 @@ impl Settings {
             let result: Result<(), String> = match key.as_str() {
                 "baseUrl" => parse(v).and_then(valid_base_url).map(|x| self.base_url = x),
                 "model" => parse(v).and_then(non_empty).map(|x| self.model = x),
-                "reasoningEffort" => parse::<String>(v).and_then(|x| {
-                    if EFFORTS.contains(&x.as_str()) {
+                "reasoningEffort" => optional::<String>(v).and_then(|x| match x.as_deref() {
+                    None | Some("off") => {
+                        self.reasoning_effort = None;
+                        Ok(())
+                    }
+                    Some(e) if EFFORTS.contains(&e) => {
                         self.reasoning_effort = x;
                         Ok(())
-                    } else {
-                        Err(format!("must be one of {}", EFFORTS.join(", ")))
                     }
+                    Some(_) => Err(format!(
+                        "must be one of {}, or \"off\" (null) to send no reasoning field",
+                        EFFORTS.join(", ")
+                    )),
                 }),
+                "chainMode" => parse(v).map(|x| self.chain_mode = x),
                 "maxOutputTokens" => optional::<u32>(v).and_then(|x| match x {
                     Some(n) if n < 16 => Err("must be at least 16".into()),
                     x => {
@@ -289,7 +311,8 @@ mod tests {
         let s = Settings::default();
         assert_eq!(s.base_url, "https://geekapis.com/v1");
         assert_eq!(s.model, "gpt-5.3-codex-official");
-        assert_eq!(s.reasoning_effort, "medium");
+        assert_eq!(s.reasoning_effort.as_deref(), Some("medium"));
+        assert_eq!(s.chain_mode, ChainMode::Server);
         assert!(s.stream);
         assert_eq!(
             (s.timeout_secs, s.max_retries, s.context_lines),
@@ -372,6 +395,29 @@ mod tests {
         let (s, p) = apply(json!({"actions": [{"id": "fix", "title": "x", "instruction": "y"}]}));
         assert!(s.actions.is_empty());
         assert_eq!(p.len(), 1);
+    }
+
+    #[test]
+    fn reasoning_effort_off_or_null_sends_none() {
+        for off in [json!("off"), Value::Null] {
+            let (s, p) = apply(json!({ "reasoningEffort": off }));
+            assert!(p.is_empty(), "{p:?}");
+            assert_eq!(s.reasoning_effort, None);
+        }
+        let (s, p) = apply(json!({"reasoningEffort": "loud"}));
+        assert_eq!(s.reasoning_effort.as_deref(), Some("medium"));
+        assert!(p[0].message().contains("off"));
+        let (s, _) = apply(json!({"reasoningEffort": "high"}));
+        assert_eq!(s.reasoning_effort.as_deref(), Some("high"));
+    }
+
+    #[test]
+    fn chain_mode_is_server_or_replay() {
+        let (s, p) = apply(json!({"chainMode": "replay"}));
+        assert!(p.is_empty());
+        assert_eq!(s.chain_mode, ChainMode::Replay);
+        let (s, p) = apply(json!({"chainMode": "client"}));
+        assert_eq!((s.chain_mode, p.len()), (ChainMode::Server, 1));
     }
 
     #[test]

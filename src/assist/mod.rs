@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod answer;
+pub mod chain;
 pub mod confine;
 pub mod diff;
 pub mod edit;

@@ -7,9 +7,10 @@ use serde_json::json;
 
 use super::actions::{ActionSpec, Outcome};
 use super::answer::REPLACE_SELECTION;
+use super::chain::Continuation;
 use super::redact::{RedactionMap, Redactor};
 use crate::openai::{CreateResponse, Input, InputItem, Reasoning, Tool, ToolChoice};
-use crate::settings::Settings;
+use crate::settings::{ChainMode, Settings};
 
 const EDIT_INSTRUCTIONS: &str = "\
 You are Codex, a coding assistant embedded in a code editor. The user selected code in a \
@@ -129,12 +130,12 @@ fn ensure_newline(s: &str) -> String {
     }
 }
 
-/// The whole request for one turn.
+/// The whole request for one turn, continuing the file's chain as `chain` says.
 pub fn build_request(
     spec: &ActionSpec,
     parts: &PromptParts,
     settings: &Settings,
-    previous_response_id: Option<String>,
+    chain: &Continuation,
     redactor: &Redactor,
 ) -> CreateResponse {
     let mut map = RedactionMap::new();
@@ -143,25 +144,47 @@ pub fn build_request(
         .instructions
         .as_deref()
         .map(|u| redactor.redact(u, &mut map));
-    let mut req = CreateResponse::new(
-        settings.model.clone(),
-        Input::Items(vec![InputItem::user_text(text)]),
+    let mut req = request_shape(
+        settings,
+        spec.outcome,
+        chain.input(InputItem::user_text(text)),
     );
     req.instructions = Some(instructions(spec.outcome, user_instructions.as_deref()));
+    req.previous_response_id = chain.previous_response_id.clone();
+    req
+}
+
+/// Every field but the instructions and the chain, as the settings say. `doctor` sends
+/// this same shape, so a gateway that accepts it accepts the actions too.
+pub fn request_shape(
+    settings: &Settings,
+    outcome: Outcome,
+    input: Vec<InputItem>,
+) -> CreateResponse {
+    let mut req = CreateResponse::new(settings.model.clone(), Input::Items(input));
     req.stream = settings.stream;
     req.max_output_tokens = settings.max_output_tokens;
     req.temperature = settings.temperature;
     req.top_p = settings.top_p;
-    req.previous_response_id = previous_response_id;
-    req.reasoning = Some(Reasoning {
-        effort: Some(settings.reasoning_effort.clone()),
+    req.reasoning = settings.reasoning_effort.as_ref().map(|e| Reasoning {
+        effort: Some(e.clone()),
     });
-    if spec.outcome == Outcome::Edit {
+    if settings.chain_mode == ChainMode::Replay {
+        // nothing is kept by the service; reasoning comes back encrypted so the next
+        // turn can replay it
+        req.store = Some(false);
+        if req.reasoning.is_some() {
+            req.include = vec![ENCRYPTED_REASONING.to_owned()];
+        }
+    }
+    if outcome == Outcome::Edit {
         req.tools = vec![replace_selection_tool()];
         req.tool_choice = Some(ToolChoice::Required);
     }
     req
 }
+
+const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -188,7 +211,10 @@ mod tests {
             &spec,
             &parts("fn f() {}\n"),
             &Settings::default(),
-            Some("resp_1".into()),
+            &Continuation {
+                previous_response_id: Some("resp_1".into()),
+                ..Continuation::default()
+            },
             &Redactor::new(),
         );
         let v = serde_json::to_value(&req).unwrap();
@@ -216,13 +242,35 @@ mod tests {
     }
 
     #[test]
+    fn reasoning_off_sends_no_reasoning_field_and_replay_mode_stores_nothing() {
+        let spec = lookup("refactor", &[]).unwrap();
+        let off = Settings {
+            reasoning_effort: None,
+            ..Settings::default()
+        };
+        let v = serde_json::to_value(request_shape(&off, spec.outcome, vec![])).unwrap();
+        assert!(
+            v.get("reasoning").is_none() && v.get("store").is_none(),
+            "{v}"
+        );
+        let replay = Settings {
+            chain_mode: ChainMode::Replay,
+            ..Settings::default()
+        };
+        let v = serde_json::to_value(request_shape(&replay, spec.outcome, vec![])).unwrap();
+        assert_eq!(v["store"], false);
+        assert_eq!(v["include"][0], "reasoning.encrypted_content");
+        assert_eq!(v["reasoning"]["effort"], "medium");
+    }
+
+    #[test]
     fn explain_has_no_tools() {
         let spec = lookup("explain", &[]).unwrap();
         let req = build_request(
             &spec,
             &parts("x"),
             &Settings::default(),
-            None,
+            &Continuation::default(),
             &Redactor::new(),
         );
         assert!(req.tools.is_empty() && req.tool_choice.is_none());
@@ -237,7 +285,13 @@ mod tests {
             temperature: Some(0.2),
             ..Settings::default()
         };
-        let req = build_request(&spec, &parts("x"), &s, None, &Redactor::new());
+        let req = build_request(
+            &spec,
+            &parts("x"),
+            &s,
+            &Continuation::default(),
+            &Redactor::new(),
+        );
         assert!(req.instructions.unwrap().ends_with("Prefer iterators."));
         assert_eq!(req.temperature, Some(0.2));
     }
@@ -252,7 +306,13 @@ mod tests {
             ..parts(&sel)
         };
         let spec = lookup("refactor", &[]).unwrap();
-        let req = build_request(&spec, &p, &Settings::default(), None, &Redactor::new());
+        let req = build_request(
+            &spec,
+            &p,
+            &Settings::default(),
+            &Continuation::default(),
+            &Redactor::new(),
+        );
         let body = serde_json::to_string(&req).unwrap();
         assert!(!body.contains(key));
         assert_eq!(body.matches("«REDACTED:openai-key#1»").count(), 2, "{body}");

@@ -20,9 +20,10 @@ use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
 use crate::assist::prompt::{self, PromptParts};
-use crate::assist::{answer, edit, selection};
+use crate::assist::{answer, chain, edit, selection};
 use crate::document::{Snapshot, SyncStatus};
-use crate::openai::{CreateResponse, OpenAiError, ResponseObject, StreamEvent};
+use crate::openai::{CreateResponse, Input, OpenAiError, ResponseObject, StreamEvent};
+use crate::store::chains::Head;
 
 /// How long a job waits for the editor's `didChange` that it knows is coming.
 const VERSION_WAIT: Duration = Duration::from_secs(2);
@@ -209,11 +210,26 @@ async fn job(
         instruction: instruction.as_deref(),
         diagnostic: diagnostic.as_deref(),
     };
-    let previous = session.chains.get(&target.chain_key).map(|c| c.response_id);
-    let request = prompt::build_request(&spec, &parts, &settings, previous, &session.redactor);
+    let head = session.chains.get(&target.chain_key);
+    let continuation = chain::continuation(head.as_ref(), settings.chain_mode);
+    let request = prompt::build_request(&spec, &parts, &settings, &continuation, &session.redactor);
+    // what this turn adds to the conversation, kept for replay mode
+    let mut sent = continuation.answers.clone();
+    if let Input::Items(items) = &request.input
+        && let Some(user) = items.last()
+    {
+        sent.push(user.clone());
+    }
     tracing::debug!(action = %spec.id, chars = selection.len(), "request built");
-    let response = call_model(&session, &target.chain_key, request, &cancel, &reporter).await?;
+    let (response, fresh) =
+        call_model(&session, &target.chain_key, request, &cancel, &reporter).await?;
     tracing::debug!(response = %response.id, "model answered");
+    let (head, sent) = if fresh {
+        (None, sent.split_off(sent.len().saturating_sub(1)))
+    } else {
+        (head, sent)
+    };
+    let next_head = chain::next_head(head.as_ref(), settings.chain_mode, &response, sent);
 
     if spec.outcome == Outcome::Answer {
         return explain(
@@ -222,6 +238,7 @@ async fn job(
             &target.chain_key,
             &target.display,
             response,
+            next_head,
         )
         .await;
     }
@@ -258,7 +275,7 @@ async fn job(
     };
     match apply::apply(&ctx, &snap, s, e, &plan.edits).await? {
         Applied::Yes { version } => {
-            session.chains.advance(&target.chain_key, &response.id);
+            session.chains.advance(&target.chain_key, next_head);
             session
                 .expected_versions
                 .lock()
@@ -293,14 +310,14 @@ fn to_value<T: serde::Serialize>(v: T) -> Outcome_ {
 }
 
 /// One request; a forgotten or overlong chain is dropped and the request resent once
-/// without it.
+/// without it (then the answer's `bool` is true: the turn starts a new chain).
 async fn call_model(
     session: &Session,
     chain_key: &str,
     mut request: CreateResponse,
     cancel: &CancellationToken,
     reporter: &Reporter,
-) -> Result<ResponseObject, Failure> {
+) -> Result<(ResponseObject, bool), Failure> {
     let http = session.responses_client().map_err(Failure::Api)?;
     let _slot = or_cancel(cancel, session.jobs.model_calls.clone().acquire_owned()).await?;
     let mut on_event = |ev: &StreamEvent| match ev {
@@ -312,16 +329,16 @@ async fn call_model(
     match http.create(&request, cancel, &mut on_event).await {
         Err(
             e @ (OpenAiError::PreviousResponseNotFound { .. } | OpenAiError::ContextTooLong { .. }),
-        ) if request.previous_response_id.is_some() => {
+        ) if chain::is_chained(&request) => {
             tracing::info!(
                 "dropping the chain and resending once: {}",
                 e.user_message()
             );
             session.chains.reset(chain_key);
-            request.previous_response_id = None;
-            Ok(http.create(&request, cancel, &mut on_event).await?)
+            chain::without_chain(&mut request);
+            Ok((http.create(&request, cancel, &mut on_event).await?, true))
         }
-        other => Ok(other?),
+        other => Ok((other?, false)),
     }
 }
 
@@ -331,12 +348,13 @@ async fn explain(
     chain_key: &str,
     display: &str,
     response: ResponseObject,
+    next_head: Head,
 ) -> Outcome_ {
     let text = response.output_text();
     if text.trim().is_empty() {
         return Err(Failure::NoCode("the model returned no explanation".into()));
     }
-    session.chains.advance(chain_key, &response.id);
+    session.chains.advance(chain_key, next_head);
     client.show_message(MessageType::INFO, text.clone()).await;
     if session.caps().show_document {
         apply::show_markdown(client, display, &text).await;

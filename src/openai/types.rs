@@ -28,6 +28,9 @@ pub struct CreateResponse {
     pub tool_choice: Option<ToolChoice>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<bool>,
+    /// Extra output to include, e.g. `reasoning.encrypted_content` for stateless replay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
 }
 
 impl CreateResponse {
@@ -46,6 +49,7 @@ impl CreateResponse {
             tools: Vec::new(),
             tool_choice: None,
             store: None,
+            include: Vec::new(),
         }
     }
 }
@@ -93,6 +97,16 @@ pub enum InputItem {
     Message {
         role: Role,
         content: Vec<InputContent>,
+        /// gpt-5.3-codex wants an assistant message's `phase` resent with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phase: Option<String>,
+    },
+    /// The model's reasoning, replayed in stateless mode (needs `encrypted_content`).
+    Reasoning {
+        #[serde(default)]
+        summary: Vec<serde_json::Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        encrypted_content: Option<String>,
     },
     /// Echo of the model's own call when history is kept client-side.
     FunctionCall {
@@ -117,6 +131,7 @@ impl InputItem {
         Self::Message {
             role,
             content: vec![part],
+            phase: None,
         }
     }
 
@@ -201,6 +216,66 @@ impl ResponseObject {
         s
     }
 
+    /// `(call_id, name)` of every function call, in output order: the calls a request
+    /// chained to this response must answer with `function_call_output` items.
+    pub fn call_ids(&self) -> Vec<(&str, &str)> {
+        self.output
+            .iter()
+            .filter_map(|item| match item {
+                OutputItem::FunctionCall { call_id, name, .. } => {
+                    Some((call_id.as_str(), name.as_str()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The output as input items for a stateless replay: reasoning (with its encrypted
+    /// content), assistant messages (with their `phase`) and function calls, without the
+    /// server's item ids, which a `store: false` request must not send.
+    pub fn replay_items(&self) -> Vec<InputItem> {
+        self.output
+            .iter()
+            .filter_map(|item| match item {
+                OutputItem::Message { content, phase, .. } => {
+                    let content: Vec<InputContent> = content
+                        .iter()
+                        .filter_map(|p| match p {
+                            ContentPart::OutputText { text } => {
+                                Some(InputContent::OutputText { text: text.clone() })
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    (!content.is_empty()).then(|| InputItem::Message {
+                        role: Role::Assistant,
+                        content,
+                        phase: phase.clone(),
+                    })
+                }
+                OutputItem::FunctionCall {
+                    call_id,
+                    name,
+                    arguments,
+                    ..
+                } => Some(InputItem::FunctionCall {
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                }),
+                OutputItem::Reasoning {
+                    summary,
+                    encrypted_content,
+                    ..
+                } => encrypted_content.as_ref().map(|e| InputItem::Reasoning {
+                    summary: summary.clone(),
+                    encrypted_content: Some(e.clone()),
+                }),
+                OutputItem::Other => None,
+            })
+            .collect()
+    }
+
     /// `(name, arguments)` of every function call, in output order.
     pub fn function_calls(&self) -> Vec<(&str, &str)> {
         self.output
@@ -242,6 +317,14 @@ pub enum OutputItem {
         arguments: String,
         #[serde(default)]
         status: Option<String>,
+    },
+    Reasoning {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default, deserialize_with = "null_default")]
+        summary: Vec<serde_json::Value>,
+        #[serde(default)]
+        encrypted_content: Option<String>,
     },
     #[serde(other)]
     Other,

@@ -38,6 +38,40 @@ pub struct ChainEntry {
     pub turns: u32,
     /// When it last moved, in seconds since the Unix epoch.
     pub updated_unix: u64,
+    /// The head response's function calls, each with the output the next chained
+    /// request must send for it (the real API refuses a continuation without them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_calls: Vec<PendingCall>,
+    /// Replay mode: the file's recent turns as `input` items (as sent: redacted),
+    /// oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replay: Vec<Vec<serde_json::Value>>,
+}
+
+/// A function call of the chain head and what the next request answers it with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCall {
+    pub call_id: String,
+    pub output: String,
+}
+
+/// What a completed turn makes the head of its file's chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Head {
+    pub response_id: String,
+    pub pending_calls: Vec<PendingCall>,
+    pub replay: Vec<Vec<serde_json::Value>>,
+}
+
+impl Head {
+    /// A head with no calls to answer and no replayed turns.
+    pub fn response(id: &str) -> Self {
+        Self {
+            response_id: id.to_owned(),
+            ..Self::default()
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -87,10 +121,10 @@ impl ChainStore {
             .cloned()
     }
 
-    /// Make `response_id` the head of `key`'s chain: one more turn when a chain
-    /// exists (here or written by another server), else the first.
-    pub fn advance(&self, key: &str, response_id: &str) -> ChainEntry {
-        self.advance_at(key, response_id, now_unix())
+    /// Make `head` the head of `key`'s chain: one more turn when a chain exists (here
+    /// or written by another server), else the first.
+    pub fn advance(&self, key: &str, head: Head) -> ChainEntry {
+        self.advance_at(key, head, now_unix())
     }
 
     /// Forget `key`'s chain.
@@ -114,20 +148,19 @@ impl ChainStore {
         Self { path, state }
     }
 
-    fn advance_at(&self, key: &str, response_id: &str, now: u64) -> ChainEntry {
+    fn advance_at(&self, key: &str, head: Head, now: u64) -> ChainEntry {
+        let entry = |turns| ChainEntry {
+            response_id: head.response_id.clone(),
+            turns,
+            updated_unix: now,
+            pending_calls: head.pending_calls.clone(),
+            replay: head.replay.clone(),
+        };
         let value = self.mutate(key, now, |current| {
-            Some(ChainEntry {
-                response_id: response_id.to_owned(),
-                turns: current.map_or(1, |c| c.turns.saturating_add(1)),
-                updated_unix: now,
-            })
+            Some(entry(current.map_or(1, |c| c.turns.saturating_add(1))))
         });
         // `mutate` returns what `f` produced, which is always `Some` here.
-        value.unwrap_or_else(|| ChainEntry {
-            response_id: response_id.to_owned(),
-            turns: 1,
-            updated_unix: now,
-        })
+        value.unwrap_or_else(|| entry(1))
     }
 
     /// Read-modify-write under the file lock; on any disk error the change is
@@ -296,11 +329,25 @@ mod tests {
     fn two_servers_interleaving_writes_keep_each_others_entries() {
         let dir = TempDir::new().unwrap();
         let (a, b) = (store(&dir), store(&dir));
-        assert_eq!(a.advance_at("/p/a.rs", "resp_a1", T0).turns, 1);
-        assert_eq!(b.advance_at("/p/b.rs", "resp_b1", T0).turns, 1);
-        assert_eq!(a.advance_at("/p/a.rs", "resp_a2", T0 + 1).turns, 2);
+        assert_eq!(
+            a.advance_at("/p/a.rs", Head::response("resp_a1"), T0).turns,
+            1
+        );
+        assert_eq!(
+            b.advance_at("/p/b.rs", Head::response("resp_b1"), T0).turns,
+            1
+        );
+        assert_eq!(
+            a.advance_at("/p/a.rs", Head::response("resp_a2"), T0 + 1)
+                .turns,
+            2
+        );
         // b sees a's chain on disk when it moves it.
-        assert_eq!(b.advance_at("/p/a.rs", "resp_a3", T0 + 2).turns, 3);
+        assert_eq!(
+            b.advance_at("/p/a.rs", Head::response("resp_a3"), T0 + 2)
+                .turns,
+            3
+        );
         let c = store(&dir);
         let head = c.get("/p/a.rs").unwrap();
         assert_eq!((head.response_id.as_str(), head.turns), ("resp_a3", 3));
@@ -315,7 +362,7 @@ mod tests {
             for (i, st) in stores.iter().enumerate() {
                 s.spawn(move || {
                     for n in 0..20 {
-                        st.advance_at(&format!("/f{i}/{n}"), "r", T0);
+                        st.advance_at(&format!("/f{i}/{n}"), Head::response("r"), T0);
                     }
                 });
             }
@@ -331,9 +378,35 @@ mod tests {
     #[test]
     fn file_is_camel_case_json() {
         let dir = TempDir::new().unwrap();
-        store(&dir).advance_at("/p/a.rs", "resp_1", T0);
+        store(&dir).advance_at("/p/a.rs", Head::response("resp_1"), T0);
         let text = std::fs::read_to_string(dir.path().join("chains.json")).unwrap();
         assert!(text.contains("\"responseId\":\"resp_1\"") && text.contains("updatedUnix"));
+    }
+
+    #[test]
+    fn pending_calls_and_replay_survive_a_restart_and_old_files_still_load() {
+        let dir = TempDir::new().unwrap();
+        let head = Head {
+            response_id: "resp_1".into(),
+            pending_calls: vec![PendingCall {
+                call_id: "call_1".into(),
+                output: "applied".into(),
+            }],
+            replay: vec![vec![serde_json::json!({"type": "message"})]],
+        };
+        store(&dir).advance_at("k", head.clone(), T0);
+        let again = store(&dir).get("k").unwrap();
+        assert_eq!(again.pending_calls, head.pending_calls);
+        assert_eq!(again.replay, head.replay);
+        // a file written before pending calls existed
+        let path = dir.path().join("chains.json");
+        std::fs::write(
+            &path,
+            r#"{"version":1,"chains":{"k":{"responseId":"r","turns":2,"updatedUnix":1800000000}}}"#,
+        )
+        .unwrap();
+        let old = ChainStore::open_at(path, T0).get("k").unwrap();
+        assert_eq!((old.turns, old.pending_calls.len()), (2, 0));
     }
 
     #[test]
@@ -349,7 +422,7 @@ mod tests {
             std::fs::write(&path, junk).unwrap();
             let s = ChainStore::open_at(path.clone(), T0);
             assert_eq!(s.get("k"), None);
-            assert_eq!(s.advance_at("k", "r", T0).turns, 1);
+            assert_eq!(s.advance_at("k", Head::response("r"), T0).turns, 1);
             assert_eq!(
                 ChainStore::open_at(path.clone(), T0)
                     .get("k")
@@ -365,24 +438,28 @@ mod tests {
         let dir = TempDir::new().unwrap();
         let path = dir.path().join("chains.json");
         let s = ChainStore::open_at(path.clone(), T0);
-        s.advance_at("old", "r1", T0);
-        s.advance_at("new", "r2", T0 + MAX_AGE_SECS);
+        s.advance_at("old", Head::response("r1"), T0);
+        s.advance_at("new", Head::response("r2"), T0 + MAX_AGE_SECS);
         let later = ChainStore::open_at(path.clone(), T0 + MAX_AGE_SECS + 1);
         assert_eq!(later.lock_state().entries.get("old"), None);
         assert!(later.lock_state().entries.contains_key("new"));
         // An expired chain starts over.
-        assert_eq!(s.advance_at("old", "r3", T0 + MAX_AGE_SECS + 1).turns, 1);
+        assert_eq!(
+            s.advance_at("old", Head::response("r3"), T0 + MAX_AGE_SECS + 1)
+                .turns,
+            1
+        );
     }
 
     #[test]
     fn reset_forgets_the_chain_for_everyone() {
         let dir = TempDir::new().unwrap();
         let (a, b) = (store(&dir), store(&dir));
-        a.advance_at("k", "r1", T0);
+        a.advance_at("k", Head::response("r1"), T0);
         b.reset("k");
         assert_eq!(b.get("k"), None);
         assert_eq!(store(&dir).get("k"), None);
-        assert_eq!(a.advance_at("k", "r2", T0).turns, 1);
+        assert_eq!(a.advance_at("k", Head::response("r2"), T0).turns, 1);
     }
 
     #[test]
@@ -391,8 +468,8 @@ mod tests {
         let blocker = dir.path().join("not-a-dir");
         std::fs::write(&blocker, "x").unwrap();
         let s = ChainStore::open_at(blocker.join("chains.json"), T0);
-        assert_eq!(s.advance_at("k", "r1", T0).turns, 1);
-        assert_eq!(s.advance_at("k", "r2", T0).turns, 2);
+        assert_eq!(s.advance_at("k", Head::response("r1"), T0).turns, 1);
+        assert_eq!(s.advance_at("k", Head::response("r2"), T0).turns, 2);
         assert_eq!(s.lock_state().entries.get("k").unwrap().response_id, "r2");
         s.reset("k");
         assert!(!s.lock_state().entries.contains_key("k"));
@@ -406,6 +483,8 @@ mod tests {
                     response_id: "r".into(),
                     turns: 1,
                     updated_unix: T0 + i,
+                    pending_calls: Vec::new(),
+                    replay: Vec::new(),
                 };
                 (format!("k{i}"), e)
             })
