@@ -48,6 +48,43 @@ Usage
   edit applied will find the request in the log.
 * GET /health answers 200 "ok" (handy for a readiness probe); any other path 404.
 
+Chain rules (what the real Responses API enforces)
+-------------------------------------------------
+The fake remembers every response it served successfully: its id, the call_ids of its
+function_call items, and whether the request that created it had "store": false
+(absent means stored). Each POST is then checked against these rules; the first one
+broken, in this order, is answered with an OpenAI-style error body
+{"error": {"message", "type": "invalid_request_error", "param", "code"}}:
+  1. "previous_response_id" names a response this fake never served (or one that was
+     itself rejected), or one created with "store": false
+       -> 400, param "previous_response_id", code "previous_response_not_found",
+          "Previous response with id '<id>' not found."
+  2. "store": false and an input item carries an "id" (a server item id such as rs_...,
+     msg_..., fc_...; the fake treats any string "id" on an input item this way and does
+     not model items persisted by earlier stored responses)
+       -> 404, param "input", code null, "Item with id '<id>' not found. Items are not
+          persisted when `store` is set to false. Try again with `store` set to true, or
+          remove this item from your input."
+  3. a function call of the previous response with no
+     {"type": "function_call_output", "call_id": ...} item anywhere in "input"
+       -> 400, param "input", code null, "No tool output found for function call <call_id>."
+  4. a function_call_output whose call_id is neither a call of the previous response nor
+     the call_id of a function_call item earlier in the same "input"
+       -> 400, param "input", code null,
+          "No tool call found for function call output with call_id <call_id>."
+  5. a function_call item in "input" (client-side history replay) with no later
+     function_call_output of the same call_id
+       -> 400, param "input", code null, "No tool output found for function call <call_id>."
+How a broken rule interacts with the script: the request still counts (it is request n,
+it is logged, and reply n is used up), but the rule's error replaces reply n, and no
+response resp_<n> exists afterwards (chaining on it gives rule 1). A scripted error reply
+("status") takes precedence over the rules, so a script can still make the service
+"forget" a response: {"status": 400, "errorCode": "previous_response_not_found", ...}.
+The log line of a request answered by a rule carries one extra key,
+    "rejected": {"status": <400 or 404>, "message": "<the error message>"};
+other log lines are unchanged. Successful response objects also carry "store" (true
+unless the request sent "store": false).
+
 Stop it with SIGTERM/SIGINT.
 """
 
@@ -64,12 +101,88 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 MODEL_DEFAULT = "gpt-5.3-codex-official"
 
 
+class Served:
+    """What the fake remembers about a response it served."""
+
+    def __init__(self, call_ids: list[str], stored: bool):
+        self.call_ids = call_ids
+        self.stored = stored
+
+
+def error_body(message: str, param: str | None, code: str | None) -> dict:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+
+
+def no_tool_output(call_id) -> tuple[int, dict]:
+    return 400, error_body(f"No tool output found for function call {call_id}.", "input", None)
+
+
+def chain_rule_violation(body: dict, served: dict[str, Served]) -> tuple[int, dict] | None:
+    """The (status, error body) the real API would answer `body` with, given the responses
+    served so far, or None when the request keeps the chain rules (see the module docstring)."""
+    raw = body.get("input")
+    items = [it for it in raw if isinstance(it, dict)] if isinstance(raw, list) else []
+
+    owed: list[str] = []
+    prev = body.get("previous_response_id")
+    if prev is not None:
+        known = served.get(prev) if isinstance(prev, str) else None
+        if known is None or not known.stored:
+            message = f"Previous response with id '{prev}' not found."
+            return 400, error_body(message, "previous_response_id", "previous_response_not_found")
+        owed = known.call_ids
+
+    if body.get("store") is False:
+        for it in items:
+            item_id = it.get("id")
+            if isinstance(item_id, str) and item_id:
+                message = (
+                    f"Item with id '{item_id}' not found. Items are not persisted when `store` is set "
+                    "to false. Try again with `store` set to true, or remove this item from your input."
+                )
+                return 404, error_body(message, "input", None)
+
+    def outputs(start: int = 0) -> list:
+        return [it.get("call_id") for it in items[start:] if it.get("type") == "function_call_output"]
+
+    answered = outputs()
+    for call_id in owed:
+        if call_id not in answered:
+            return no_tool_output(call_id)
+
+    calls_so_far: list = []
+    for it in items:
+        kind = it.get("type")
+        if kind == "function_call":
+            calls_so_far.append(it.get("call_id"))
+        elif kind == "function_call_output":
+            call_id = it.get("call_id")
+            if call_id not in owed and call_id not in calls_so_far:
+                message = f"No tool call found for function call output with call_id {call_id}."
+                return 400, error_body(message, "input", None)
+
+    for i, it in enumerate(items):
+        if it.get("type") == "function_call" and it.get("call_id") not in outputs(i + 1):
+            return no_tool_output(it.get("call_id"))
+    return None
+
+
 class State:
     def __init__(self, replies: list[dict], log_path: str | None):
         self.replies = replies
         self.log_path = log_path
         self.count = 0
+        self.served: dict[str, Served] = {}
         self.lock = threading.Lock()
+
+    def violation(self, body: dict) -> tuple[int, dict] | None:
+        with self.lock:
+            return chain_rule_violation(body, self.served)
+
+    def remember(self, response_id: str, item: dict, body: dict) -> None:
+        calls = [item["call_id"]] if item.get("type") == "function_call" else []
+        with self.lock:
+            self.served[response_id] = Served(calls, body.get("store") is not False)
 
     def next(self) -> tuple[int, dict]:
         with self.lock:
@@ -116,6 +229,7 @@ def response_object(n: int, body: dict, status: str, output: list, with_usage: b
         "incomplete_details": None,
         "model": body.get("model") or MODEL_DEFAULT,
         "previous_response_id": body.get("previous_response_id"),
+        "store": body.get("store") is not False,
         "output": output,
         "parallel_tool_calls": True,
         "tool_choice": body.get("tool_choice", "auto"),
@@ -276,19 +390,25 @@ def make_handler(state: State):
                 auth_kind = "other"
             headers = {k.lower(): v for k, v in self.headers.items() if k.lower() != "authorization"}
             n, reply = state.next()
-            state.log(
-                {
-                    "n": n,
-                    "method": "POST",
-                    "path": self.path,
-                    "headers": headers,
-                    "authorization": auth_kind,
-                    "body": body,
-                }
-            )
+            entry = {
+                "n": n,
+                "method": "POST",
+                "path": self.path,
+                "headers": headers,
+                "authorization": auth_kind,
+                "body": body,
+            }
+            # A scripted error wins over the chain rules (see the module docstring).
+            violation = state.violation(body) if isinstance(body, dict) and "status" not in reply else None
+            if violation is not None:
+                entry["rejected"] = {"status": violation[0], "message": violation[1]["error"]["message"]}
+            state.log(entry)
             if not isinstance(body, dict):
                 err = {"error": {"message": "invalid JSON body", "type": "invalid_request_error", "code": None}}
                 self._send(400, "application/json", json.dumps(err).encode())
+                return
+            if violation is not None:
+                self._send(violation[0], "application/json", json.dumps(violation[1]).encode())
                 return
             if "status" in reply:
                 err = {
@@ -301,6 +421,7 @@ def make_handler(state: State):
                 }
                 self._send(int(reply["status"]), "application/json", json.dumps(err).encode())
                 return
+            state.remember(f"resp_{n}", build_item(n, reply), body)
             if body.get("stream") is True:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
