@@ -158,9 +158,14 @@ async fn c12_a_forgotten_chain_is_dropped_and_resent_once() {
     assert_eq!(reqs.len(), 3, "exactly one resend");
     assert_eq!(reqs[1].prev().as_deref(), Some("p1"));
     assert_eq!(reqs[2].prev(), None, "resent without previous_response_id");
+    // the chained attempt answered p1's call; the resend starts a new chain, so it
+    // carries the same user message and no function_call_output
+    assert_eq!(reqs[1].body["input"][0]["type"], "function_call_output");
+    assert_eq!(reqs[1].body["input"][0]["call_id"], "call_p1");
     assert_eq!(
-        reqs[1].body["input"], reqs[2].body["input"],
-        "full context resent"
+        reqs[2].body["input"],
+        json!([reqs[1].body["input"][1].clone()]),
+        "full context resent, without outputs for the forgotten chain"
     );
     assert_eq!(
         c.chain_info(&uri).await,

@@ -176,3 +176,30 @@ pub fn error(status: u16, code: &str, message: &str, extra_headers: &str) -> Vec
         body.len()
     ))]
 }
+
+/// Like [`code`], with a reasoning item (encrypted content, as `include` asks) before
+/// the call, as a reasoning model answers a `store: false` request.
+pub fn code_with_reasoning(id: &str, code: &str) -> Vec<Step> {
+    let reasoning = json!({"type": "reasoning", "id": format!("rs_{id}"), "summary": [],
+                           "encrypted_content": format!("gAAAA-encrypted-{id}")});
+    let call = json!({"type": "function_call", "id": format!("fc_{id}"), "call_id": format!("call_{id}"),
+                      "name": "replace_selection", "arguments": json!({"code": code}).to_string(),
+                      "status": "completed"});
+    vec![
+        http::sse_head(),
+        created(id),
+        ev(json!({"type": "response.output_item.done", "output_index": 0, "item": reasoning})),
+        ev(json!({"type": "response.output_item.done", "output_index": 1, "item": call})),
+        ev(
+            json!({"type": "response.completed", "response": response(id, json!([reasoning, call]))}),
+        ),
+    ]
+}
+
+impl Fake {
+    /// Requests the fake answered with the real API's chain-rule 400 instead of their
+    /// script: a test whose server breaks a chain rule fails on this.
+    pub fn refused(&self) -> Vec<String> {
+        self.server.rec.refused.lock().unwrap().clone()
+    }
+}

@@ -41,12 +41,145 @@ pub fn frame(json: &str) -> Step {
     send(format!("data: {json}\n\n"))
 }
 
+/// What the fake knows of the responses it served, to refuse what the real API refuses
+/// (`../shared/docs/responses-api.md` §2): a chained request must answer every function
+/// call of its previous response, may not answer a call nobody made, and cannot chain to
+/// a response created with `store: false`.
+#[derive(Default)]
+pub struct Ledger {
+    /// response id -> call ids of its function calls
+    calls_of: std::collections::HashMap<String, Vec<String>>,
+    unstored: std::collections::HashSet<String>,
+}
+
+impl Ledger {
+    /// The real API's 400 for `body`, if it breaks a chain rule.
+    fn violation(
+        &self,
+        body: &serde_json::Value,
+    ) -> Option<(u16, String, &'static str, &'static str)> {
+        let prev = body.get("previous_response_id").and_then(|v| v.as_str());
+        if let Some(p) = prev
+            && self.unstored.contains(p)
+        {
+            return Some((
+                400,
+                format!("Previous response with id '{p}' not found."),
+                "previous_response_id",
+                "previous_response_not_found",
+            ));
+        }
+        let items = body
+            .get("input")
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default();
+        let of_type = |t: &str| -> Vec<String> {
+            items
+                .iter()
+                .filter(|i| i.get("type").and_then(|v| v.as_str()) == Some(t))
+                .filter_map(|i| i.get("call_id").and_then(|v| v.as_str()).map(str::to_owned))
+                .collect()
+        };
+        let (answered, made) = (of_type("function_call_output"), of_type("function_call"));
+        let owed = prev
+            .and_then(|p| self.calls_of.get(p))
+            .cloned()
+            .unwrap_or_default();
+        let missing = owed
+            .iter()
+            .chain(made.iter())
+            .find(|c| !answered.contains(c));
+        if let Some(c) = missing {
+            return Some((
+                400,
+                format!("No tool output found for function call {c}."),
+                "input",
+                "",
+            ));
+        }
+        if let Some(c) = answered
+            .iter()
+            .find(|c| !owed.contains(c) && !made.contains(c))
+        {
+            return Some((
+                400,
+                format!("No tool call found for function call output with call_id {c}."),
+                "input",
+                "",
+            ));
+        }
+        None
+    }
+
+    /// Notes the function calls of every completed response the script serves.
+    fn remember(&mut self, script: &[Step], stored: bool) {
+        for step in script {
+            let Step::Send(bytes) = step else { continue };
+            let text = String::from_utf8_lossy(bytes);
+            let mut candidates: Vec<serde_json::Value> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .filter_map(|d| serde_json::from_str::<serde_json::Value>(d.trim()).ok())
+                .filter(|v| v["type"] == "response.completed")
+                .map(|v| v["response"].clone())
+                .collect();
+            if let Some((_, body)) = text.split_once("\r\n\r\n")
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+            {
+                candidates.push(v);
+            }
+            for r in candidates {
+                let Some(id) = r.get("id").and_then(|v| v.as_str()) else {
+                    continue;
+                };
+                let calls = r
+                    .get("output")
+                    .and_then(|o| o.as_array())
+                    .into_iter()
+                    .flatten()
+                    .filter(|i| i["type"] == "function_call")
+                    .filter_map(|i| i["call_id"].as_str().map(str::to_owned))
+                    .collect();
+                self.calls_of.insert(id.to_owned(), calls);
+                if !stored {
+                    self.unstored.insert(id.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// A scripted error answer wins over the chain rules (the service "forgot" a response).
+fn scripted_error(script: &[Step]) -> bool {
+    matches!(script.first(), Some(Step::Send(b)) if b.starts_with(b"HTTP/1.1 4"))
+}
+
+fn error_answer(status: u16, message: &str, param: &str, code: &str) -> Vec<u8> {
+    let code = if code.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::from(code)
+    };
+    let body = serde_json::json!({"error": {"message": message, "type": "invalid_request_error",
+                                            "param": param, "code": code}})
+    .to_string();
+    format!(
+        "HTTP/1.1 {status} Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 #[derive(Clone, Default)]
 pub struct Recorded {
     /// Raw request heads + bodies, in arrival order.
     pub requests: Arc<Mutex<Vec<String>>>,
     /// Set when a `HoldUntilClosed` step saw the client go away.
     pub closed: Arc<Notify>,
+    pub ledger: Arc<Mutex<Ledger>>,
+    /// Requests answered with a chain-rule 400 instead of their script.
+    pub refused: Arc<Mutex<Vec<String>>>,
 }
 
 impl Recorded {
@@ -98,8 +231,24 @@ async fn serve(mut sock: TcpStream, script: Vec<Step>, rec: Recorded, got: Arc<N
     let Some(req) = read_request(&mut sock).await else {
         return;
     };
+    let body: serde_json::Value = req
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(serde_json::Value::Null);
     rec.requests.lock().unwrap().push(req);
     got.notify_one();
+    if body.get("model").is_some() && !scripted_error(&script) {
+        let violation = rec.ledger.lock().unwrap().violation(&body);
+        if let Some((status, message, param, code)) = violation {
+            rec.refused.lock().unwrap().push(message.clone());
+            let _ = sock
+                .write_all(&error_answer(status, &message, param, code))
+                .await;
+            return;
+        }
+        let stored = body.get("store").and_then(|v| v.as_bool()) != Some(false);
+        rec.ledger.lock().unwrap().remember(&script, stored);
+    }
     for step in script {
         match step {
             Step::Send(b) => {

@@ -1,0 +1,261 @@
+//! Per-file chains against a fake that enforces the real API's chain rules: a chained
+//! request answers every function call of its head, a new chain answers none, and
+//! replay mode carries the turns itself. The real binary over stdio.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::fake::{self, Fake};
+use common::{Options, TestClient, range_of};
+use serde_json::{Value, json};
+
+const TEXT: &str =
+    "fn one() -> i32 {\n    1\n}\n\nfn two() -> i32 {\n    2\n}\n\nfn three() -> i32 {\n    3\n}\n";
+
+async fn start_with(fake: &Fake, init: Value) -> TestClient {
+    TestClient::start(Options {
+        env: fake.env(),
+        initialization_options: init,
+        ..Options::default()
+    })
+    .await
+    .0
+}
+
+fn refactor(uri: &str, text: &str, sel: &str) -> Value {
+    json!({"command": "codex.runAction",
+           "arguments": [{"uri": uri, "range": range_of(text, sel), "action": "refactor"}]})
+}
+
+/// Runs `refactor` on `sel` in the client's current copy of `uri`; returns the result.
+async fn act(c: &TestClient, uri: &str, sel: &str) -> Value {
+    let now = c.mirror(uri).text;
+    c.request("workspace/executeCommand", refactor(uri, &now, sel))
+        .await
+        .unwrap()
+}
+
+fn outputs(body: &Value) -> Vec<(String, String)> {
+    body["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "function_call_output")
+        .map(|i| {
+            (
+                i["call_id"].as_str().unwrap().to_owned(),
+                i["output"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_chained_turn_answers_the_heads_call_and_a_new_chain_answers_none() {
+    let fake = Fake::start(vec![
+        fake::code("c1", "    10"),
+        fake::code("c2", "    20"),
+        fake::code("c3", "    30"),
+        fake::code("c4", "    11"),
+        fake::code("c5", "    21"),
+    ])
+    .await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    for sel in ["    1", "    2", "    3"] {
+        let r = act(&c, &uri, sel).await;
+        assert_eq!(r["applied"], true, "{r}");
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs[0].prev(), None);
+    assert!(
+        outputs(&reqs[0].body).is_empty(),
+        "the first turn owes nothing"
+    );
+    for (n, prev) in [(1, "c1"), (2, "c2")] {
+        assert_eq!(reqs[n].prev().as_deref(), Some(prev));
+        let out = outputs(&reqs[n].body);
+        assert_eq!(out.len(), 1, "turn {n}: exactly the head's one call");
+        assert_eq!(out[0].0, format!("call_{prev}"));
+        assert!(out[0].1.starts_with("Applied"), "{}", out[0].1);
+        assert_eq!(
+            reqs[n].body["input"][0]["type"], "function_call_output",
+            "the input starts with the outputs"
+        );
+    }
+
+    // a restarted server continues the chain and still answers the head's call
+    let mut env = fake.env();
+    env.push((
+        "XDG_STATE_HOME".into(),
+        c.dir.path().join("state").display().to_string(),
+    ));
+    let ws = c.workspace();
+    let (c2, _) = TestClient::start(Options {
+        env,
+        workspace: Some(ws.clone()),
+        ..Options::default()
+    })
+    .await;
+    let now = c.mirror(&uri).text;
+    let uri2 = c2.open_at(&ws.join("src/n.rs"), &now, "rust", true).await;
+    assert_eq!(act(&c2, &uri2, "    10").await["applied"], true);
+    let after_restart = &fake.requests()[3];
+    assert_eq!(after_restart.prev().as_deref(), Some("c3"));
+    assert_eq!(outputs(&after_restart.body)[0].0, "call_c3");
+
+    // after a reset: no previous response, no outputs
+    c2.request(
+        "workspace/executeCommand",
+        json!({"command": "codex.resetChain", "arguments": [{"uri": uri2}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(act(&c2, &uri2, "    20").await["applied"], true);
+    let after_reset = &fake.requests()[4];
+    assert_eq!(after_reset.prev(), None);
+    assert!(outputs(&after_reset.body).is_empty());
+    assert_eq!(fake.refused(), Vec::<String>::new());
+    assert_eq!(c2.shutdown().await, 0);
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn the_fake_refuses_what_the_real_api_refuses() {
+    use codex_lsp::openai::{
+        ApiKey, ClientConfig, CreateResponse, InputItem, OpenAiError, ResponsesClient,
+    };
+    use tokio_util::sync::CancellationToken;
+    let fake = Fake::start(vec![fake::code("f1", "x")]).await;
+    let cfg = ClientConfig::new(fake.base_url(), Some(ApiKey::new(fake::SENTINEL.into())));
+    let client = ResponsesClient::new(cfg).unwrap();
+    let cancel = CancellationToken::new();
+    let mut first = CreateResponse::new("m", vec![InputItem::user_text("a")]);
+    first.stream = true;
+    let head = client.create(&first, &cancel, &mut |_| {}).await.unwrap();
+    assert_eq!(head.id, "f1");
+    let send = |input: Vec<InputItem>| {
+        let mut r = CreateResponse::new("m", input);
+        r.stream = true;
+        r.previous_response_id = Some("f1".into());
+        r
+    };
+    let unanswered = send(vec![InputItem::user_text("b")]);
+    match client.create(&unanswered, &cancel, &mut |_| {}).await {
+        Err(OpenAiError::BadRequest { message, .. }) => {
+            assert_eq!(message, "No tool output found for function call call_f1.")
+        }
+        other => panic!("{other:?}"),
+    }
+    let stray = send(vec![
+        InputItem::FunctionCallOutput {
+            call_id: "call_f1".into(),
+            output: "ok".into(),
+        },
+        InputItem::FunctionCallOutput {
+            call_id: "call_nobody".into(),
+            output: "ok".into(),
+        },
+    ]);
+    match client.create(&stray, &cancel, &mut |_| {}).await {
+        Err(OpenAiError::BadRequest { message, .. }) => assert_eq!(
+            message,
+            "No tool call found for function call output with call_id call_nobody."
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.refused().len(), 2);
+}
+
+#[tokio::test]
+async fn reasoning_effort_off_sends_no_reasoning_field() {
+    let fake = Fake::start(vec![fake::code("o1", "    10")]).await;
+    let c = start_with(&fake, json!({"reasoningEffort": "off"})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    assert_eq!(act(&c, &uri, "    1").await["applied"], true);
+    let body = &fake.requests()[0].body;
+    assert!(body.get("reasoning").is_none(), "{body}");
+    assert_eq!(body["model"], "gpt-5.3-codex-official");
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+#[allow(clippy::print_stderr)]
+async fn replay_mode_carries_the_turns_itself_with_store_false() {
+    let fake = Fake::start(
+        (1..=5)
+            .map(|n| fake::code_with_reasoning(&format!("p{n}"), &format!("    {n}{n}")))
+            .collect(),
+    )
+    .await;
+    let c = start_with(&fake, json!({"chainMode": "replay"})).await;
+    let text = "fn f() {\n    1\n    2\n    3\n    4\n    5\n}\n";
+    let uri = c.open("src/r.rs", text, "rust").await;
+    for n in 1..=5 {
+        let r = act(&c, &uri, &format!("    {n}\n")).await;
+        assert_eq!(r["applied"], true, "turn {n}: {r}");
+    }
+    let reqs = fake.requests();
+    let types = |b: &Value| -> Vec<String> {
+        b["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for r in &reqs {
+        assert_eq!(r.body["store"], false);
+        assert_eq!(r.body["include"], json!(["reasoning.encrypted_content"]));
+        assert_eq!(r.prev(), None, "replay never sends previous_response_id");
+        for item in r.body["input"].as_array().unwrap() {
+            assert!(item.get("id").is_none(), "no server item ids: {item}");
+        }
+    }
+    assert_eq!(types(&reqs[0].body), ["message"]);
+    assert_eq!(
+        types(&reqs[2].body),
+        [
+            "message",
+            "reasoning",
+            "function_call",
+            "function_call_output",
+            "message",
+            "reasoning",
+            "function_call",
+            "function_call_output",
+            "message"
+        ]
+    );
+    let third = &reqs[2].body["input"];
+    assert_eq!(third[1]["encrypted_content"], "gAAAA-encrypted-p1");
+    assert_eq!(third[2]["call_id"], "call_p1");
+    assert_eq!(third[3]["call_id"], "call_p1");
+    assert_eq!(third[7]["call_id"], "call_p2");
+    assert!(
+        third[0]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("<selection>\n    1\n")
+    );
+    assert_eq!(fake.refused(), Vec::<String>::new());
+    // what is stored: the turns, for the next request (and a restart)
+    let stored: Value = serde_json::from_str(
+        &std::fs::read_to_string(c.dir.path().join("state/codex-lsp/chains.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = stored["chains"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(entry["responseId"], "p5");
+    assert_eq!(entry["turns"], 5);
+    assert_eq!(entry["replay"].as_array().unwrap().len(), 5);
+    assert_eq!(entry["pendingCalls"][0]["callId"], "call_p5");
+    let sizes: Vec<usize> = reqs.iter().map(|r| r.body.to_string().len()).collect();
+    eprintln!("replay request sizes over five turns (bytes): {sizes:?}");
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert_eq!(c.shutdown().await, 0);
+}
