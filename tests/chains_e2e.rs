@@ -259,3 +259,90 @@ async fn replay_mode_carries_the_turns_itself_with_store_false() {
     assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn ten_actions_started_together_on_one_file_all_apply_in_order_each_chained() {
+    let text: String = (0..10)
+        .map(|n| format!("fn f{n}() -> u32 {{\n    {n}\n}}\n\n"))
+        .collect();
+    // each answer adds a line, so every later range has moved when its turn comes
+    let fake = Fake::start(
+        (0..10)
+            .map(|n| fake::code(&format!("k{n}"), &format!("    // {n}\n    {n}{n}")))
+            .collect(),
+    )
+    .await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/ten.rs", &text, "rust").await;
+    let mut pending = Vec::new();
+    for n in 0..10 {
+        let mut args = refactor(&uri, &text, &format!("    {n}\n"));
+        args["arguments"][0]["version"] = json!(1);
+        pending.push(c.send_request("workspace/executeCommand", args).await.1);
+    }
+    for (n, rx) in pending.into_iter().enumerate() {
+        let r = tokio::time::timeout(common::TIMEOUT * 2, rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r["result"]["applied"], true, "action {n}: {r}");
+        assert_eq!(r["result"]["responseId"], format!("k{n}"));
+    }
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 10);
+    for (n, r) in reqs.iter().enumerate() {
+        let input = r.input_text();
+        assert!(
+            input.contains(&format!("<selection>\\n    {n}\\n</selection>")),
+            "request {n} carries its own selection: {input}"
+        );
+        if n > 0 {
+            assert_eq!(r.prev(), Some(format!("k{}", n - 1)), "chained in order");
+            assert_eq!(outputs(&r.body)[0].0, format!("call_k{}", n - 1));
+        }
+    }
+    let expected: String = (0..10)
+        .map(|n| format!("fn f{n}() -> u32 {{\n    // {n}\n    {n}{n}\n}}\n\n"))
+        .collect();
+    assert_eq!(c.mirror(&uri).text, expected);
+    assert_eq!(
+        c.chain_info(&uri).await,
+        json!({"responseId": "k9", "turns": 10})
+    );
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn a_versionless_ask_queued_behind_an_edit_acts_on_the_text_it_was_asked_about() {
+    let fake = Fake::start(vec![
+        fake::code_after("q1", "    // one\n    1", 150),
+        fake::code("q2", "    200"),
+    ])
+    .await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/q.rs", TEXT, "rust").await;
+    let (_, first) = c
+        .send_request("workspace/executeCommand", refactor(&uri, TEXT, "    1\n"))
+        .await;
+    let ask = json!({"command": "codex.ask", "arguments": [{"uri": uri,
+                     "range": range_of(TEXT, "    2\n"), "instruction": "times a hundred"}]});
+    let (_, second) = c.send_request("workspace/executeCommand", ask).await;
+    for rx in [first, second] {
+        let r = tokio::time::timeout(common::TIMEOUT, rx)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(r["result"]["applied"], true, "{r}");
+    }
+    assert!(
+        fake.requests()[1]
+            .input_text()
+            .contains("<selection>\\n    2\\n</selection>")
+    );
+    assert_eq!(
+        c.mirror(&uri).text,
+        TEXT.replace("    1\n", "    // one\n    1\n")
+            .replace("    2\n", "    200\n")
+    );
+    assert_eq!(c.shutdown().await, 0);
+}

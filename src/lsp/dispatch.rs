@@ -23,6 +23,7 @@ use super::commands::{ASK, EXPLAIN, RUN_ACTION};
 use super::execute;
 use super::from_proto;
 use super::progress;
+use super::run_action::Arrival;
 use super::session::Session;
 use crate::document::SyncError;
 
@@ -160,6 +161,19 @@ impl<S> Dispatch<S> {
         }
     }
 
+    /// The document's version and the argument's range as char offsets of it, now.
+    fn arrival(&self, arg: &Value) -> Option<Arrival> {
+        let uri = arg.get("uri")?.as_str()?;
+        let range = serde_json::from_value(arg.get("range")?.clone()).ok()?;
+        let snap = self.session.docs.snapshot(uri)?;
+        let (start, end) = from_proto::char_range(&snap.text, range, self.session.caps().encoding);
+        Some(Arrival {
+            version: snap.version,
+            start,
+            end,
+        })
+    }
+
     fn warn_user(&self, message: String) {
         let client = self.client.clone();
         tokio::spawn(async move { client.show_message(MessageType::WARNING, message).await });
@@ -170,22 +184,19 @@ impl<S> Dispatch<S> {
         let Some(id) = id else {
             return future::ready(Ok(None)).boxed();
         };
-        // a place in the document's queue, taken now: jobs on one file run in the
-        // order their requests arrived
-        let ticket = p
-            .as_ref()
-            .and_then(|p| {
-                let is_job = matches!(
-                    p.get("command").and_then(Value::as_str),
-                    Some(RUN_ACTION | ASK | EXPLAIN)
-                );
-                p.get("arguments")?
-                    .get(0)?
-                    .get("uri")?
-                    .as_str()
-                    .filter(|_| is_job)
-            })
-            .map(|uri| self.session.jobs.ticket(uri));
+        // a place in the document's queue, and where the range is in the text as it is
+        // now, both taken in wire order: jobs on one file run in the order their
+        // requests arrived, each range carried through the edits made before it runs
+        let job_arg = p.as_ref().and_then(|p| {
+            let is_job = matches!(
+                p.get("command").and_then(Value::as_str),
+                Some(RUN_ACTION | ASK | EXPLAIN)
+            );
+            p.get("arguments")?.get(0).filter(|_| is_job)
+        });
+        let uri = job_arg.and_then(|a| a.get("uri")?.as_str());
+        let ticket = uri.map(|uri| self.session.jobs.ticket(uri));
+        let arrival = job_arg.and_then(|a| self.arrival(a));
         let session = self.session.clone();
         let client = self.client.clone();
         async move {
@@ -199,7 +210,9 @@ impl<S> Dispatch<S> {
                 Err(Error::invalid_request())
             } else {
                 match serde_json::from_value::<ExecuteCommandParams>(p.unwrap_or(Value::Null)) {
-                    Ok(p) => execute::handle(session, client, id_key(&id), p, ticket).await,
+                    Ok(p) => {
+                        execute::handle(session, client, id_key(&id), p, ticket, arrival).await
+                    }
                     Err(e) => Err(Error::invalid_params(format!(
                         "workspace/executeCommand: {e}"
                     ))),

@@ -12,7 +12,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 use super::commands::{self, AskArgs, ChainInfo, RangeArgs, RunActionArgs, UriArgs};
 use super::failure::Failure;
 use super::jobs::Ticket;
-use super::run_action::{self, JobRequest};
+use super::run_action::{self, Arrival, JobRequest};
 use super::session::Session;
 
 fn parse<T: DeserializeOwned>(command: &str, v: Value) -> std::result::Result<T, Failure> {
@@ -29,6 +29,7 @@ pub async fn handle(
     request_id: String,
     params: ExecuteCommandParams,
     ticket: Option<Ticket>,
+    arrival: Option<Arrival>,
 ) -> Result<Value> {
     let arg = params.arguments.into_iter().next().unwrap_or(Value::Null);
     let token = params.work_done_progress_params.work_done_token;
@@ -38,6 +39,7 @@ pub async fn handle(
         commands::RUN_ACTION => {
             Some(
                 parse::<RunActionArgs>(command, arg.clone()).map(|a| JobRequest {
+                    arrival,
                     uri: a.uri,
                     range: a.range,
                     action: a.action,
@@ -55,6 +57,7 @@ pub async fn handle(
                 ));
             }
             Ok(JobRequest {
+                arrival,
                 uri: a.uri,
                 range: a.range,
                 action: "ask".into(),
@@ -66,6 +69,7 @@ pub async fn handle(
         })),
         commands::EXPLAIN => Some(
             parse::<RangeArgs>(command, arg.clone()).map(|a| JobRequest {
+                arrival,
                 uri: a.uri,
                 range: a.range,
                 action: "explain".into(),

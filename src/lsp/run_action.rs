@@ -21,15 +21,26 @@ use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
 use crate::assist::prompt::{self, PromptParts};
 use crate::assist::{answer, chain, edit, selection};
-use crate::document::{Snapshot, SyncStatus};
+use crate::document::{MapError, MapOrSyncError, Snapshot, SyncStatus};
 use crate::openai::{CreateResponse, Input, OpenAiError, ResponseObject, StreamEvent};
 use crate::store::chains::Head;
 
 /// How long a job waits for the editor's `didChange` that it knows is coming.
 const VERSION_WAIT: Duration = Duration::from_secs(2);
 
+/// Where the action's range was when its request arrived (taken in wire order): the
+/// document version and the range as char offsets of that version. A job queued behind
+/// others on the same file carries its range through their edits with this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub version: i32,
+    pub start: usize,
+    pub end: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct JobRequest {
+    pub arrival: Option<Arrival>,
     pub uri: String,
     pub range: Range,
     pub action: String,
@@ -171,23 +182,8 @@ async fn job(
             target.display
         )));
     }
-    match req.version {
-        Some(v) if v < snap.version => {
-            return Err(Failure::DocumentChanged(
-                "the document changed after this action was offered; nothing was sent — try again"
-                    .into(),
-            ));
-        }
-        Some(v) if v > snap.version => {
-            return Err(Failure::Refused(format!(
-                "the editor is at version {v} but codex-lsp has version {}; reopen the file",
-                snap.version
-            )));
-        }
-        _ => {}
-    }
+    let (snap, (s, e)) = current_range(&session, &req, snap)?;
     tracing::debug!("snapshot taken");
-    let (s, e) = from_proto::char_range(&snap.text, req.range, caps.encoding);
     let sel = selection::resolve(&snap.text, s, e, &spec.id, req.instruction.clone())
         .map_err(Failure::Refused)?;
     let (s, e, instruction) = (sel.start, sel.end, sel.instruction);
@@ -301,6 +297,50 @@ async fn job(
                 response_id: Some(response.id),
                 message: Some(message),
             })
+        }
+    }
+}
+
+/// The action's range in the current text. A request's range belongs to the version it
+/// arrived at: edits since then (earlier jobs on this file, typing elsewhere) move it,
+/// and only an edit of the range itself refuses the action.
+fn current_range(
+    session: &Session,
+    req: &JobRequest,
+    snap: Snapshot,
+) -> Result<(Snapshot, (usize, usize)), Failure> {
+    let changed_after_offer = || {
+        Failure::DocumentChanged(
+            "the document changed after this action was offered; nothing was sent — try again"
+                .into(),
+        )
+    };
+    if let Some(a) = req.arrival
+        && req.version.is_none_or(|v| v == a.version)
+    {
+        return match session
+            .docs
+            .map_to_current(&req.uri, a.version, a.start, a.end)
+        {
+            Ok((current, s, e)) => Ok((current, (s, e))),
+            Err(MapOrSyncError::Map(MapError::RangeEdited)) => Err(Failure::DocumentChanged(
+                "the selected code was edited before this action ran; nothing was sent — try \
+                 again"
+                    .into(),
+            )),
+            Err(MapOrSyncError::Map(MapError::HistoryTooShort)) => Err(changed_after_offer()),
+            Err(MapOrSyncError::Sync(e)) => Err(Failure::Refused(format!("{e}"))),
+        };
+    }
+    match req.version {
+        Some(v) if v < snap.version => Err(changed_after_offer()),
+        Some(v) if v > snap.version => Err(Failure::Refused(format!(
+            "the editor is at version {v} but codex-lsp has version {}; reopen the file",
+            snap.version
+        ))),
+        _ => {
+            let range = from_proto::char_range(&snap.text, req.range, session.caps().encoding);
+            Ok((snap, range))
         }
     }
 }
