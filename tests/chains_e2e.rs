@@ -346,3 +346,28 @@ async fn a_versionless_ask_queued_behind_an_edit_acts_on_the_text_it_was_asked_a
     );
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn a_chain_the_service_refuses_is_a_chain_error_that_says_how_to_reset() {
+    let fake = Fake::start(vec![
+        fake::code("r1", "    10"),
+        fake::error(
+            400,
+            "",
+            "No tool output found for function call call_zz.",
+            "",
+        ),
+    ])
+    .await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    assert_eq!(act(&c, &uri, "    1").await["applied"], true);
+    let now = c.mirror(&uri).text;
+    let err = c
+        .request("workspace/executeCommand", refactor(&uri, &now, "    2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.data, json!({"kind": "chain"}));
+    assert!(err.message.contains("codex.resetChain"), "{}", err.message);
+    assert_eq!(c.shutdown().await, 0);
+}

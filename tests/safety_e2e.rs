@@ -110,6 +110,7 @@ async fn e1_secret_files_are_refused_before_any_request_and_offer_no_actions() {
             "{rel}: {}",
             err.message
         );
+        assert_eq!(err.data, json!({"kind": "refused"}), "{rel}");
         wait_message(&c, &["excluded", rule]).await;
         assert!(
             code_actions(&c, &uri, text, text.lines().next().unwrap())
@@ -386,6 +387,7 @@ async fn e4_a_key_in_initialization_options_is_refused_and_never_used() {
         err.message
     );
     assert!(!err.message.contains("TESTSENTINEL"));
+    assert_eq!(err.data, json!({"kind": "auth"}));
     wait_message(&c, &["No API key"]).await;
     assert_eq!(fake.count(), 0, "the settings key was used");
     assert_eq!(c.shutdown().await, 0); // the audit covers the warning's text

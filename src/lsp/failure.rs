@@ -36,6 +36,11 @@ impl Failure {
         match self {
             Self::BadArgs(m) => format!("Codex: invalid command arguments: {m}"),
             Self::Refused(m) | Self::DocumentChanged(m) | Self::NoCode(m) => format!("Codex: {m}"),
+            Self::Api(e) if api_kind(e) == "chain" => format!(
+                "Codex: {} This file's conversation cannot continue: run “Codex: Reset \
+                 Conversation” (command codex.resetChain) on it and try again.",
+                e.user_message()
+            ),
             Self::Api(e) => format!("Codex: {}", e.user_message()),
             Self::Cancelled => "Codex: cancelled".into(),
             Self::Internal(m) => format!("Codex: internal error: {m}"),
@@ -56,6 +61,20 @@ impl Failure {
         }
     }
 
+    /// What kind of failure this is, for editors (`error.data.kind`), so they need not
+    /// parse message text.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadArgs(_) => "bad_args",
+            Self::Refused(_) => "refused",
+            Self::DocumentChanged(_) => "stale",
+            Self::NoCode(_) => "no_code",
+            Self::Cancelled => "cancelled",
+            Self::Internal(_) => "internal",
+            Self::Api(e) => api_kind(e),
+        }
+    }
+
     pub fn to_jsonrpc(&self) -> Error {
         let code = match self {
             Self::BadArgs(_) => ErrorCode::InvalidParams,
@@ -67,7 +86,81 @@ impl Failure {
         Error {
             code,
             message: self.message().into(),
-            data: None,
+            data: Some(serde_json::json!({ "kind": self.kind() })),
+        }
+    }
+}
+
+/// The kind of a Responses API failure, as editors see it in `error.data.kind`.
+fn api_kind(e: &OpenAiError) -> &'static str {
+    match e {
+        OpenAiError::MissingKey | OpenAiError::Auth { .. } => "auth",
+        OpenAiError::Quota { .. } => "quota",
+        OpenAiError::RateLimited { .. } => "rate_limit",
+        OpenAiError::ContextTooLong { .. } => "context",
+        OpenAiError::PreviousResponseNotFound { .. } => "chain",
+        // the service refusing to continue a conversation: its calls, its history
+        OpenAiError::BadRequest { message, .. }
+            if message.contains("function call") || message.contains("previous response") =>
+        {
+            "chain"
+        }
+        OpenAiError::BadRequest { .. }
+        | OpenAiError::Server { .. }
+        | OpenAiError::UnexpectedResponse { .. }
+        | OpenAiError::MalformedStream { .. }
+        | OpenAiError::EventTooLarge { .. } => "gateway",
+        OpenAiError::Incomplete { .. } | OpenAiError::Failed { .. } => "model",
+        OpenAiError::Timeout { .. }
+        | OpenAiError::StreamStalled
+        | OpenAiError::StreamEnded
+        | OpenAiError::Connect { .. }
+        | OpenAiError::Tls { .. } => "network",
+        OpenAiError::InsecureBaseUrl { .. }
+        | OpenAiError::InvalidBaseUrl { .. }
+        | OpenAiError::ClientSetup { .. } => "config",
+        OpenAiError::Cancelled => "cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_carries_its_kind_and_chain_errors_say_how_to_reset() {
+        let chain = Failure::Api(OpenAiError::BadRequest {
+            status: 400,
+            message: "No tool output found for function call call_1.".into(),
+            code: None,
+        });
+        assert_eq!(chain.kind(), "chain");
+        assert!(
+            chain.message().contains("codex.resetChain"),
+            "{}",
+            chain.message()
+        );
+        let e = chain.to_jsonrpc();
+        assert_eq!(e.data, Some(serde_json::json!({"kind": "chain"})));
+        for (f, kind) in [
+            (Failure::Api(OpenAiError::MissingKey), "auth"),
+            (
+                Failure::Api(OpenAiError::RateLimited {
+                    retry_after: None,
+                    message: String::new(),
+                }),
+                "rate_limit",
+            ),
+            (Failure::Api(OpenAiError::StreamStalled), "network"),
+            (Failure::Refused("x".into()), "refused"),
+            (Failure::DocumentChanged("x".into()), "stale"),
+            (Failure::NoCode("x".into()), "no_code"),
+            (Failure::Cancelled, "cancelled"),
+        ] {
+            assert_eq!(
+                f.to_jsonrpc().data,
+                Some(serde_json::json!({ "kind": kind }))
+            );
         }
     }
 }

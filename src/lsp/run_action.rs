@@ -155,7 +155,7 @@ async fn job(
         return Err(Failure::Refused(r.message(&target.display)));
     }
     if session.env.api_key.is_none() {
-        return Err(Failure::Refused(OpenAiError::MissingKey.user_message()));
+        return Err(Failure::Api(OpenAiError::MissingKey));
     }
     if spec.outcome == Outcome::Edit
         && target.sensitive.is_some()

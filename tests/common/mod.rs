@@ -84,6 +84,8 @@ pub struct TestClient {
 pub struct RpcError {
     pub code: i64,
     pub message: String,
+    /// `error.data`, e.g. `{"kind": "auth"}`.
+    pub data: Value,
 }
 
 pub fn frame(msg: &Value) -> Vec<u8> {
@@ -502,6 +504,7 @@ fn into_result(msg: Value) -> Result<Value, RpcError> {
         Err(RpcError {
             code: e["code"].as_i64().unwrap_or(0),
             message: e["message"].as_str().unwrap_or_default().to_owned(),
+            data: e.get("data").cloned().unwrap_or(Value::Null),
         })
     } else {
         Ok(msg.get("result").cloned().unwrap_or(Value::Null))

@@ -406,14 +406,26 @@ function noteResult(result: RunResult | null): void {
 function noteError(command: string, e: unknown): void {
   const text = errorText(e);
   output.appendLine(`[codex] ${command} failed: ${text}`);
+  // The server says what kind of failure it is (error.data.kind); message text is
+  // only a fallback for servers that predate it.
+  const kind = errorKind(e);
   // A cancelled request is not an error the user needs to see again.
-  if (e instanceof ResponseError && (e.code === -32800 || /cancel/i.test(e.message))) {
+  if (kind === 'cancelled' || (e instanceof ResponseError && e.code === -32800)) {
     status.clearError();
     return;
   }
   // Missing or rejected key: the item offers "Codex: Set API Key".
-  const keyProblem = /api key|\b401\b/i.test(text);
+  const keyProblem = kind !== undefined ? kind === 'auth' : /api key|\b401\b/i.test(text);
   status.setError(text, keyProblem ? { command: 'codexLsp.setApiKey', hint: 'Click to set the API key.' } : undefined);
+}
+
+function errorKind(e: unknown): string | undefined {
+  if (!(e instanceof ResponseError)) return undefined;
+  const data: unknown = e.data;
+  if (typeof data === 'object' && data !== null && typeof (data as { kind?: unknown }).kind === 'string') {
+    return (data as { kind: string }).kind;
+  }
+  return undefined;
 }
 
 function errorText(e: unknown): string {
