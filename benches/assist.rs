@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
         });
         let answer = sel.replacen("compute(&config.name, 61)", "compute(&config.label, 61)", 1);
         g.bench_function(format!("plan_edit_{n}_lines"), |b| {
-            b.iter(|| black_box(plan_edit(&sel, 1000, &answer, "\n", &redactor)))
+            b.iter(|| black_box(plan_edit(&sel, 1000, true, &answer, "\n", &redactor)))
         });
     }
     let dir = std::env::temp_dir();

@@ -84,25 +84,53 @@ pub fn apply_edits(old: &str, edits: &[CharEdit]) -> String {
 ///   the selection's first line starts with it, but the code's lines have no
 ///   common indentation at all, the code is re-indented by that prefix (the model
 ///   dropped it); code that is already indented is left alone;
+///   — only when the selection starts at the beginning of a line (`at_line_start`):
+///   a selection inside a line has no indentation of its own;
 /// * when the selection ends with a line break and the code does not, the
-///   document's line break is appended (a Helix `x` selection includes it).
+///   selection's own line break is appended (a Helix `x` selection includes it).
 ///
-/// A trailing line break in the code is kept even when the selection has none.
-pub fn adapt_replacement(selection: &str, code: &str, doc_line_ending: &str) -> String {
+/// Line breaks follow the selection's own (its first), else the document's, so a
+/// line's terminator in a mixed document does not change. A trailing line break in
+/// the code is kept even when the selection has none.
+pub fn adapt_replacement(
+    selection: &str,
+    code: &str,
+    doc_line_ending: &str,
+    at_line_start: bool,
+) -> String {
     if code.is_empty() {
         return String::new();
     }
-    let mut out = normalise_line_endings(code, doc_line_ending);
+    let eol = split_lines(selection)
+        .first()
+        .and_then(|l| terminator(l))
+        .unwrap_or(doc_line_ending);
+    let mut out = normalise_line_endings(code, eol);
 
     let sel_indent = common_indent(selection);
-    if !sel_indent.is_empty() && common_indent(&out).is_empty() {
+    if at_line_start && !sel_indent.is_empty() && common_indent(&out).is_empty() {
         out = reindent(&out, sel_indent);
     }
 
-    if ends_with_line_break(selection) && !ends_with_line_break(&out) {
-        out.push_str(doc_line_ending);
+    if let Some(last) = split_lines(selection).last().and_then(|l| terminator(l))
+        && !ends_with_line_break(&out)
+    {
+        out.push_str(last);
     }
     out
+}
+
+/// The line break ending `line` (one piece of [`split_lines`]), if any.
+fn terminator(line: &str) -> Option<&'static str> {
+    if line.ends_with("\r\n") {
+        Some("\r\n")
+    } else if line.ends_with('\n') {
+        Some("\n")
+    } else if line.ends_with('\r') {
+        Some("\r")
+    } else {
+        None
+    }
 }
 
 /// Split after each line terminator (`\n`, `\r\n` or a lone `\r`); the pieces
@@ -193,18 +221,44 @@ fn wants_char_diff(old_lines: usize, new_lines: usize, old: &str, new: &str) -> 
     a.max(b) <= a.min(b).saturating_mul(MAX_UNBALANCE)
 }
 
+/// A character diff in which `\r\n` is one unit, so no edit starts or ends between
+/// the two: an offset there is a position past the end of a line, which a strict
+/// client rejects and a lenient one clamps, joining two lines.
 fn char_edits(old: &str, new: &str, base: usize, out: &mut Vec<CharEdit>) {
-    let old_chars: Vec<char> = old.chars().collect();
-    let new_chars: Vec<char> = new.chars().collect();
+    let old_units = units(old);
+    let new_units = units(new);
     let deadline = Instant::now().checked_add(DIFF_TIMEOUT);
-    let ops = capture_diff_slices_deadline(Algorithm::Myers, &old_chars, &new_chars, deadline);
+    let ops = capture_diff_slices_deadline(Algorithm::Myers, &old_units, &new_units, deadline);
+    // char offset of each old unit (a CRLF unit is two chars)
+    let mut old_at = Vec::with_capacity(old_units.len() + 1);
+    let mut acc = 0;
+    old_at.push(0);
+    for u in &old_units {
+        acc += u.chars().count();
+        old_at.push(acc);
+    }
     for (o, n) in line_hunks(&ops) {
         out.push(CharEdit {
-            start: base + o.start,
-            end: base + o.end,
-            text: new_chars[n].iter().collect(),
+            start: base + old_at[o.start],
+            end: base + old_at[o.end],
+            text: new_units[n].concat(),
         });
     }
+}
+
+/// `text` as chars, except that each `\r\n` is a single unit.
+fn units(text: &str) -> Vec<&str> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        let mut end = i + c.len_utf8();
+        if c == '\r' && iter.peek().is_some_and(|(_, n)| *n == '\n') {
+            iter.next();
+            end += 1;
+        }
+        out.push(&text[i..end]);
+    }
+    out
 }
 
 fn merge_adjacent(edits: Vec<CharEdit>) -> Vec<CharEdit> {
@@ -299,6 +353,12 @@ mod tests {
                 "edits {i} overlap or touch: {edits:?}"
             );
             assert!(e.start != e.end || !e.text.is_empty(), "no-op edit {e:?}");
+            let chars: Vec<char> = old.chars().collect();
+            for at in [e.start, e.end] {
+                let inside_crlf =
+                    at > 0 && chars.get(at - 1) == Some(&'\r') && chars.get(at) == Some(&'\n');
+                assert!(!inside_crlf, "edit {i} cuts a CRLF at {at}: {edits:?}");
+            }
             prev_end = e.end;
         }
         assert_eq!(apply_edits(old, edits), new);
@@ -422,7 +482,7 @@ mod tests {
             ("a", "x\n", "\n", "x\n", "trailing break in code is kept"),
         ];
         for (sel, code, eol, want, why) in cases {
-            assert_eq!(adapt_replacement(sel, code, eol), want, "{why}");
+            assert_eq!(adapt_replacement(sel, code, eol, true), want, "{why}");
         }
     }
 
@@ -431,7 +491,7 @@ mod tests {
         let sel = "    fn a() {\n        x\n    }\n";
         let code = "fn a() {\n    y\n}";
         let want = "    fn a() {\n        y\n    }\n";
-        assert_eq!(adapt_replacement(sel, code, "\n"), want);
+        assert_eq!(adapt_replacement(sel, code, "\n", true), want);
     }
 
     #[test]
@@ -439,7 +499,7 @@ mod tests {
         let sel = "\tlet a = 1;\n\n\tlet b = 2;\n";
         let code = "let a = 3;\n\nlet b = 4;\n";
         assert_eq!(
-            adapt_replacement(sel, code, "\n"),
+            adapt_replacement(sel, code, "\n", true),
             "\tlet a = 3;\n\n\tlet b = 4;\n"
         );
     }
@@ -448,15 +508,46 @@ mod tests {
     fn already_indented_code_is_left_alone() {
         let sel = "    x = 1\n    y = 2\n";
         let code = "    x = 10\n    y = 20\n";
-        assert_eq!(adapt_replacement(sel, code, "\n"), code);
+        assert_eq!(adapt_replacement(sel, code, "\n", true), code);
         // Code indented differently (by itself) is also not touched.
         let code = "  x = 10\n";
-        assert_eq!(adapt_replacement(sel, code, "\n"), code);
+        assert_eq!(adapt_replacement(sel, code, "\n", true), code);
     }
 
     #[test]
     fn selection_starting_mid_line_is_not_reindented() {
-        assert_eq!(adapt_replacement("x + 1", "x + 2", "\n"), "x + 2");
-        assert_eq!(adapt_replacement("x\n    y\n", "a\nb\n", "\n"), "a\nb\n");
+        assert_eq!(adapt_replacement("x + 1", "x + 2", "\n", true), "x + 2");
+        assert_eq!(
+            adapt_replacement("x\n    y\n", "a\nb\n", "\n", true),
+            "a\nb\n"
+        );
+        // regression: ` b` selected in `f(a, b)` and answered `c` gave `f(a,  c)`
+        assert_eq!(adapt_replacement(" b", "c", "\n", false), "c");
+        assert_eq!(
+            adapt_replacement("  x\n  y\n", "p\nq\n", "\n", false),
+            "p\nq\n"
+        );
+    }
+
+    #[test]
+    fn the_selections_own_line_break_is_kept_in_a_mixed_document() {
+        // regression: "a\nb\r" + code X gave "a\nX\n": the document's first break
+        assert_eq!(adapt_replacement("b\r", "X", "\n", true), "X\r");
+        assert_eq!(adapt_replacement("b\r\n", "X\nY", "\n", true), "X\r\nY\r\n");
+        assert_eq!(adapt_replacement("b\n", "X", "\r\n", true), "X\n");
+    }
+
+    #[test]
+    fn no_edit_starts_or_ends_inside_a_crlf() {
+        // regression: the char diff cut between \r and \n (a position past the line end)
+        for (old, new) in [
+            ("a\r\nb", "a\nb"),
+            ("a\r\nb", "a\rb"),
+            ("x\r\n", "x\r\r\n"),
+            ("ab\r\ncd", "ab\r\n\ncd"),
+            ("q\r\n\r\n", "q\r\n"),
+        ] {
+            check_invariants(old, new, &minimal_edits(old, new));
+        }
     }
 }

@@ -24,9 +24,12 @@ pub fn line_ending_of(text: &str) -> &'static str {
     }
 }
 
+/// `at_line_start`: the selection begins at column 0 (only then is dropped
+/// indentation restored).
 pub fn plan_edit(
     selection: &str,
     selection_start: usize,
+    at_line_start: bool,
     code: &str,
     line_ending: &str,
     redactor: &Redactor,
@@ -57,7 +60,7 @@ pub fn plan_edit(
             new_secrets.join(", ")
         ));
     }
-    let adapted = diff::adapt_replacement(selection, &code, line_ending);
+    let adapted = diff::adapt_replacement(selection, &code, line_ending, at_line_start);
     let edits = diff::minimal_edits(selection, &adapted)
         .into_iter()
         .map(|e| CharEdit {
@@ -119,7 +122,14 @@ mod tests {
     #[test]
     fn only_the_changed_line_is_edited_at_absolute_offsets() {
         let sel = "fn f() {\n    1 + 1\n}\n";
-        let p = plan_edit(sel, 100, "fn f() {\n    2\n}\n", "\n", &Redactor::new());
+        let p = plan_edit(
+            sel,
+            100,
+            true,
+            "fn f() {\n    2\n}\n",
+            "\n",
+            &Redactor::new(),
+        );
         assert!(p.warnings.is_empty());
         assert!(!p.edits.is_empty());
         for e in &p.edits {
@@ -130,13 +140,20 @@ mod tests {
     #[test]
     fn crlf_document_gets_crlf_code_and_keeps_the_trailing_break() {
         let sel = "a\r\nb\r\n";
-        let p = plan_edit(sel, 0, "a\nc", "\r\n", &Redactor::new());
+        let p = plan_edit(sel, 0, true, "a\nc", "\r\n", &Redactor::new());
         assert_eq!(diff::apply_edits(sel, &p.edits), "a\r\nc\r\n");
     }
 
     #[test]
     fn hidden_characters_are_stripped_with_a_warning() {
-        let p = plan_edit("x = 1\n", 0, "x = 2\u{202e}\n", "\n", &Redactor::new());
+        let p = plan_edit(
+            "x = 1\n",
+            0,
+            true,
+            "x = 2\u{202e}\n",
+            "\n",
+            &Redactor::new(),
+        );
         assert_eq!(diff::apply_edits("x = 1\n", &p.edits), "x = 2\n");
         assert!(p.warnings[0].contains("U+202E"), "{:?}", p.warnings);
     }
@@ -146,6 +163,7 @@ mod tests {
         let p = plan_edit(
             "k = 1\n",
             0,
+            true,
             "k = \"«REDACTED:openai-key#1»\"\n",
             "\n",
             &Redactor::new(),

@@ -240,11 +240,22 @@ async fn job(
     }
     let code = answer::extract_code(&response.function_calls(), &response.output_text())
         .map_err(|e| Failure::NoCode(e.to_string()))?;
+    // the document's first line break, found without copying the document
+    let first_break: String = rope
+        .chars()
+        .skip_while(|c| *c != '\n' && *c != '\r')
+        .take(2)
+        .collect();
+    let at_line_start = s
+        .checked_sub(1)
+        .and_then(|i| rope.get_char(i))
+        .is_none_or(|c| c == '\n' || c == '\r');
     let plan = edit::plan_edit(
         &selection,
         s,
+        at_line_start,
         &code,
-        edit::line_ending_of(&rope.slice(..).to_string()),
+        edit::line_ending_of(&first_break),
         &session.redactor,
     );
     tracing::debug!(edits = plan.edits.len(), "edit planned");
