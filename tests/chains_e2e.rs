@@ -371,3 +371,28 @@ async fn a_chain_the_service_refuses_is_a_chain_error_that_says_how_to_reset() {
     assert!(err.message.contains("codex.resetChain"), "{}", err.message);
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn a_cancel_that_arrives_after_the_edit_was_sent_does_not_hide_the_edit() {
+    let fake = Fake::start(vec![fake::code_after("l1", "    10", 100)]).await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    let (id, rx) = c
+        .send_request("workspace/executeCommand", refactor(&uri, TEXT, "    1"))
+        .await;
+    c.script(|s| s.cancel_on_apply = Some(id));
+    let r = tokio::time::timeout(common::TIMEOUT, rx)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r["result"]["applied"], true,
+        "the edit's outcome is the answer: {r}"
+    );
+    assert!(c.mirror(&uri).text.contains("    10\n"));
+    assert_eq!(
+        c.chain_info(&uri).await,
+        json!({"responseId": "l1", "turns": 1})
+    );
+    assert_eq!(c.shutdown().await, 0);
+}

@@ -197,11 +197,9 @@ pub async fn apply(
         label: Some(ctx.title.to_owned()),
         edit,
     };
-    let reply = or_cancel(
-        ctx.cancel,
-        ctx.client.send_request::<ApplyWorkspaceEdit>(params),
-    )
-    .await?;
+    // Not cancellable: once the edit is sent the editor may apply it, so its outcome,
+    // not a late cancel, is the answer (and moves the chain).
+    let reply = ctx.client.send_request::<ApplyWorkspaceEdit>(params).await;
     Ok(match reply {
         Ok(r) if r.applied => Applied::Yes {
             version: current.version,

@@ -42,6 +42,9 @@ pub struct Script {
     pub question: Result<Option<String>, i64>,
     /// Answer to `workspace/configuration`.
     pub configuration: Value,
+    /// Send `$/cancelRequest` for this request id when an applyEdit arrives, before
+    /// applying it and replying (a cancel that comes too late).
+    pub cancel_on_apply: Option<i64>,
 }
 
 impl Default for Script {
@@ -50,6 +53,7 @@ impl Default for Script {
             apply: ApplyPolicy::Apply,
             question: Ok(None),
             configuration: json!([null]),
+            cancel_on_apply: None,
         }
     }
 }
@@ -582,6 +586,17 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
                 .lock()
                 .unwrap()
                 .push(std::time::Instant::now());
+            let late_cancel = shared.script.lock().unwrap().cancel_on_apply.take();
+            if let Some(id) = late_cancel {
+                let cancel = frame(
+                    &json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": id}}),
+                );
+                if let Some(w) = shared.stdin.lock().await.as_mut() {
+                    let _ = w.write_all(&cancel).await;
+                    let _ = w.flush().await;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             let policy = shared.script.lock().unwrap().apply.clone();
             if let ApplyPolicy::Refuse(reason) = policy {
                 return Ok(json!({"applied": false, "failureReason": reason}));
