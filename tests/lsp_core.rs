@@ -343,3 +343,90 @@ async fn a_panicking_job_costs_one_error_not_the_server() {
     assert_eq!(c.mirror(&uri).text, "fn two() {}\n");
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn a_change_that_cannot_be_read_desyncs_the_document_and_it_is_said_once() {
+    // a key, so the action gets as far as the document (port 9: nothing is sent)
+    let (c, _) = TestClient::start(Options {
+        env: vec![
+            ("CODEX_LSP_API_KEY".into(), common::fake::SENTINEL.into()),
+            ("CODEX_LSP_BASE_URL".into(), "http://127.0.0.1:9/v1".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let text = "alpha = 1\nbeta = 2\n";
+    let uri = c.open("s.py", text, "python").await;
+    // rangeLength -1 and a character past u32: the notification cannot be read at all
+    for (version, change) in [
+        (
+            2,
+            json!({"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 4}}, "rangeLength": -1, "text": "GAMMA"}),
+        ),
+        (
+            3,
+            json!({"range": {"start": {"line": 0, "character": 4294967296u64}, "end": {"line": 0, "character": 4294967296u64}}, "text": "x"}),
+        ),
+    ] {
+        c.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]}),
+        )
+        .await;
+    }
+    // the next valid change (a version gap) must not be applied on top as if in sync
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 4}, "contentChanges": [{"range": {"start": {"line": 1, "character": 5}, "end": {"line": 1, "character": 5}}, "text": "2"}]}),
+    )
+    .await;
+    let cursor_move = json!({"textDocument": {"uri": uri}, "range": range_of(text, "beta"),
+                            "context": {"diagnostics": [], "triggerKind": 2}});
+    for _ in 0..3 {
+        let r = c
+            .request("textDocument/codeAction", cursor_move.clone())
+            .await
+            .unwrap();
+        assert_eq!(r, json!([]), "no actions on a document out of sync");
+    }
+    let run = json!({"command": "codex.ask", "arguments": [{"uri": uri,
+                     "range": range_of(text, "beta = 2"), "instruction": "upper-case it"}]});
+    let err = c
+        .request("workspace/executeCommand", run)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("out of sync"), "{}", err.message);
+    c.wait_for("the warning", |i| {
+        i.notifications.iter().any(|(m, p)| {
+            m == "window/showMessage"
+                && p["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("could not be read")
+        })
+    })
+    .await;
+    let warnings = c
+        .notifications("window/showMessage")
+        .into_iter()
+        .filter(|p| {
+            p["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("is out of sync (")
+        })
+        .count();
+    assert_eq!(warnings, 1, "the desync is announced once");
+    // reopening heals
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "python", "version": 9, "text": text}}),
+    )
+    .await;
+    let r = c
+        .request("textDocument/codeAction", cursor_move.clone())
+        .await
+        .unwrap();
+    assert!(r.as_array().is_some());
+    assert_eq!(c.shutdown().await, 0);
+}

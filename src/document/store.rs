@@ -66,6 +66,26 @@ impl DocumentStore {
         doc.apply_changes(version, changes, enc)
     }
 
+    /// Whether the document is open and in sync.
+    pub fn in_sync(&self, uri: &str) -> bool {
+        self.lock()
+            .get(uri)
+            .is_some_and(|d| d.status == SyncStatus::InSync)
+    }
+
+    /// A change for `uri` was lost (it could not be read): the text is no longer the
+    /// editor's. Returns true when this is what put the document out of sync.
+    pub fn mark_desynced(&self, uri: &str, reason: &str) -> bool {
+        let mut docs = self.lock();
+        match docs.get_mut(uri) {
+            Some(d) if d.status == SyncStatus::InSync => {
+                d.status = SyncStatus::Desynced(reason.to_owned());
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn close(&self, uri: &str) -> Result<(), SyncError> {
         self.lock()
             .remove(uri)

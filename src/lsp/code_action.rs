@@ -2,11 +2,10 @@
 //! carries a `codex.runAction` command with `{uri, range, action, version}`.
 
 use serde_json::{Value, json};
-use tower_lsp_server::Client;
 use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse,
-    CodeActionTriggerKind, Command, Diagnostic, MessageType, Range,
+    CodeActionTriggerKind, Command, Diagnostic, Range,
 };
 
 use super::commands::RUN_ACTION;
@@ -83,19 +82,22 @@ impl Builder<'_> {
 
 pub async fn code_actions(
     session: &Session,
-    client: &Client,
     params: CodeActionParams,
 ) -> Result<Option<CodeActionResponse>> {
     let uri = params.text_document.uri.as_str();
     let Some(snap) = session.docs.snapshot(uri) else {
         return Ok(None);
     };
+    // The user was shown a warning once, when it went out of sync. VS Code asks for
+    // code actions on every cursor move: offer none then; a menu the user opened gets
+    // the reason as its error, and neither shows the warning again.
     if let SyncStatus::Desynced(reason) = &snap.status {
-        let msg = format!(
+        if params.context.trigger_kind == Some(CodeActionTriggerKind::AUTOMATIC) {
+            return Ok(Some(Vec::new()));
+        }
+        return Err(request_failed(format!(
             "Codex: {uri} is out of sync with the editor ({reason}); reopen it to use Codex actions"
-        );
-        client.show_message(MessageType::WARNING, msg.clone()).await;
-        return Err(request_failed(msg));
+        )));
     }
     let target = session.target(uri);
     if target.refusal.is_some() {

@@ -125,27 +125,44 @@ impl<S> Dispatch<S> {
                 tracing::debug!(uri = d.uri.as_str(), version = d.version, "didOpen");
                 docs.open(d.uri.as_str(), &d.text, d.version, &d.language_id);
             }),
-            "textDocument/didChange" => params::<DidChangeTextDocumentParams>(req).and_then(|p| {
-                let uri = p.text_document.uri.as_str().to_owned();
-                let version = p.text_document.version;
-                tracing::trace!(uri, version, n = p.content_changes.len(), "didChange");
-                let changes: Vec<_> = p
-                    .content_changes
-                    .into_iter()
-                    .map(from_proto::text_change)
-                    .collect();
-                match docs.change(&uri, version, &changes, enc) {
-                    Ok(()) => Ok(()),
-                    Err(e @ (SyncError::BadRange(_) | SyncError::Desynced(_))) => {
-                        self.warn_user(format!(
-                            "codex-lsp: {uri} is out of sync ({e}); Codex actions on it are off \
-                             until it is reopened"
-                        ));
-                        Err(e.to_string())
+            "textDocument/didChange" => match params::<DidChangeTextDocumentParams>(req) {
+                Ok(p) => {
+                    let uri = p.text_document.uri.as_str().to_owned();
+                    let version = p.text_document.version;
+                    tracing::trace!(uri, version, n = p.content_changes.len(), "didChange");
+                    let changes: Vec<_> = p
+                        .content_changes
+                        .into_iter()
+                        .map(from_proto::text_change)
+                        .collect();
+                    let was_in_sync = docs.in_sync(&uri);
+                    match docs.change(&uri, version, &changes, enc) {
+                        Ok(()) => Ok(()),
+                        Err(e @ (SyncError::BadRange(_) | SyncError::Desynced(_))) => {
+                            if was_in_sync {
+                                self.warn_out_of_sync(&uri, &e.to_string());
+                            }
+                            Err(e.to_string())
+                        }
+                        Err(e) => Err(e.to_string()),
                     }
-                    Err(e) => Err(e.to_string()),
                 }
-            }),
+                // A change that cannot be read is a change lost: every later one would
+                // apply to the wrong text, so the document is out of sync from here.
+                Err(e) => {
+                    let uri = req
+                        .params()
+                        .and_then(|p| p.pointer("/textDocument/uri"))
+                        .and_then(Value::as_str);
+                    if let Some(uri) = uri {
+                        let reason = format!("a change could not be read: {e}");
+                        if docs.mark_desynced(uri, &reason) {
+                            self.warn_out_of_sync(uri, &reason);
+                        }
+                    }
+                    Err(e)
+                }
+            },
             _ => params::<DidCloseTextDocumentParams>(req).and_then(|p| {
                 let uri = p.text_document.uri.as_str();
                 self.session
@@ -172,6 +189,14 @@ impl<S> Dispatch<S> {
             start,
             end,
         })
+    }
+
+    /// Said once, when the document goes out of sync (not on every later change).
+    fn warn_out_of_sync(&self, uri: &str, reason: &str) {
+        self.warn_user(format!(
+            "codex-lsp: {uri} is out of sync ({reason}); Codex actions on it are off until \
+             the file is reopened (or the editor sends its whole text)"
+        ));
     }
 
     fn warn_user(&self, message: String) {

@@ -154,6 +154,6 @@ impl LanguageServer for Backend {
     }
 
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
-        code_action::code_actions(&self.session, &self.client, params).await
+        code_action::code_actions(&self.session, params).await
     }
 }
