@@ -1,0 +1,213 @@
+//! End to end through the real binary over stdio, at the frame level: messages the
+//! framework cannot decode, `$/` requests, the shutdown/exit lifecycle, `didSave`.
+//! `tests/common`'s client drops responses whose id is null, so this file has its own
+//! small raw client that keeps every frame the server writes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Raw {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    frames: mpsc::UnboundedReceiver<Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+fn framed(body: &[u8]) -> Vec<u8> {
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+async fn read_frame<R: AsyncBufReadExt + Unpin>(r: &mut R) -> Option<Value> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').expect("a header line");
+        assert!(
+            name.eq_ignore_ascii_case("content-length"),
+            "unexpected header {line:?}"
+        );
+        len = value.trim().parse::<usize>().ok();
+    }
+    let mut body = vec![0; len.expect("Content-Length")];
+    r.read_exact(&mut body).await.ok()?;
+    Some(serde_json::from_slice(&body).expect("every frame the server writes is JSON"))
+}
+
+impl Raw {
+    /// Spawns the binary and initializes it.
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("CODEX_LSP_API_KEY")
+            .env_remove("CODEX_LSP_BASE_URL")
+            .env("XDG_STATE_HOME", dir.path().join("state"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env("HOME", dir.path())
+            .env("CODEX_LSP_LOG", "info")
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let stderr = child.stderr.take().unwrap();
+        let (tx, frames) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(v) = read_frame(&mut stdout).await {
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let err = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let e = err.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut b = e.lock().unwrap();
+                b.push_str(&l);
+                b.push('\n');
+            }
+        });
+        let mut s = Self {
+            child,
+            stdin,
+            frames,
+            stderr: err,
+            _dir: dir,
+        };
+        let root = format!("file://{}", ws.display());
+        let init = s
+            .call(
+                json!(1000),
+                "initialize",
+                json!({"processId": null, "rootUri": root, "capabilities": {}}),
+            )
+            .await;
+        assert!(init.get("result").is_some(), "{init}");
+        s.send(&json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+            .await;
+        s
+    }
+
+    async fn write(&mut self, bytes: &[u8]) {
+        let w = self.stdin.as_mut().expect("stdin open");
+        w.write_all(bytes).await.unwrap();
+        w.flush().await.unwrap();
+    }
+
+    async fn send(&mut self, msg: &Value) {
+        self.write(&framed(&serde_json::to_vec(msg).unwrap())).await;
+    }
+
+    /// The next frame the server writes.
+    async fn next(&mut self) -> Value {
+        match tokio::time::timeout(TIMEOUT, self.frames.recv()).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("the server closed stdout; stderr:\n{}", self.stderr()),
+            Err(_) => panic!("no frame in {TIMEOUT:?}; stderr:\n{}", self.stderr()),
+        }
+    }
+
+    /// The next response (skipping server notifications and requests).
+    async fn response(&mut self) -> Value {
+        loop {
+            let v = self.next().await;
+            if v.get("method").is_none() {
+                return v;
+            }
+        }
+    }
+
+    /// Sends a request and waits for the response with its id.
+    async fn call(&mut self, id: Value, method: &str, params: Value) -> Value {
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        loop {
+            let v = self.response().await;
+            if v["id"] == id {
+                return v;
+            }
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    async fn exit_code(&mut self) -> Option<i32> {
+        tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .expect("exits within 5 s")
+            .unwrap()
+            .code()
+    }
+}
+
+async fn still_serving(s: &mut Raw, id: i64, after: &str) {
+    s.send(
+        &json!({"jsonrpc": "2.0", "id": id, "method": "workspace/executeCommand",
+        "params": {"command": "codex.chainInfo", "arguments": [{"uri": "file:///x.rs"}]}}),
+    )
+    .await;
+    // strictly the next response: nothing else was answered in between
+    let r = s.response().await;
+    assert_eq!(r["id"], id, "after {after}: {r}");
+    assert!(r.get("result").is_some(), "after {after}: {r}");
+    assert!(s.alive(), "the process died after {after}");
+}
+
+#[tokio::test]
+async fn did_save_is_accepted_quietly() {
+    let mut s = Raw::start().await;
+    let uri = "file:///tmp/saved.rs";
+    s.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
+        "params": {"textDocument": {"uri": uri, "languageId": "rust", "version": 1, "text": "fn a() {}\n"}}}))
+        .await;
+    // eglot sends the text along whether or not it was asked to
+    s.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didSave",
+        "params": {"textDocument": {"uri": uri}, "text": "fn a() {}\n"}}))
+        .await;
+    s.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didSave",
+        "params": {"textDocument": {"uri": uri}}}))
+        .await;
+    still_serving(&mut s, 1, "didSave").await;
+    let err = s.stderr();
+    assert!(
+        !err.contains("WARN") && !err.contains("ERROR") && !err.contains("didSave"),
+        "{err}"
+    );
+    // nothing was sent back for the notifications: the next frame answers this request
+    let r = s.call(json!(2), "shutdown", Value::Null).await;
+    assert!(r.get("result").is_some(), "{r}");
+    s.send(&json!({"jsonrpc": "2.0", "method": "exit"})).await;
+    assert_eq!(s.exit_code().await, Some(0));
+}
