@@ -172,6 +172,22 @@ impl Raw {
     }
 }
 
+/// A well-formed JSON-RPC 2.0 error response: exactly these members, the id given, an
+/// integer code and a string message.
+fn assert_error(resp: &Value, id: &Value, code: i64, what: &str) {
+    let obj = resp.as_object().unwrap_or_else(|| panic!("{what}: {resp}"));
+    assert_eq!(resp["jsonrpc"], "2.0", "{what}: {resp}");
+    assert_eq!(&resp["id"], id, "{what}: {resp}");
+    assert!(obj.get("result").is_none(), "{what}: {resp}");
+    assert_eq!(resp["error"]["code"], code, "{what}: {resp}");
+    assert!(resp["error"]["message"].is_string(), "{what}: {resp}");
+    assert!(
+        obj.keys()
+            .all(|k| ["jsonrpc", "id", "error"].contains(&k.as_str())),
+        "{what}: {resp}"
+    );
+}
+
 async fn still_serving(s: &mut Raw, id: i64, after: &str) {
     s.send(
         &json!({"jsonrpc": "2.0", "id": id, "method": "workspace/executeCommand",
@@ -183,6 +199,117 @@ async fn still_serving(s: &mut Raw, id: i64, after: &str) {
     assert_eq!(r["id"], id, "after {after}: {r}");
     assert!(r.get("result").is_some(), "after {after}: {r}");
     assert!(s.alive(), "the process died after {after}");
+}
+
+#[tokio::test]
+async fn undecodable_messages_are_answered_and_serving_goes_on() {
+    let mut s = Raw::start().await;
+    // (body, expected code, expected id)
+    let null = Value::Null;
+    let cases: Vec<(Vec<u8>, i64, Value)> = vec![
+        (b"42".to_vec(), -32600, null.clone()),
+        (br#""x""#.to_vec(), -32600, null.clone()),
+        (b"null".to_vec(), -32600, null.clone()),
+        (b"true".to_vec(), -32600, null.clone()),
+        (b"[]".to_vec(), -32600, null.clone()),
+        (
+            br#"[{"jsonrpc":"2.0","id":1,"method":"shutdown"}]"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (b"{}".to_vec(), -32600, null.clone()),
+        (br#"{"method":"x"}"#.to_vec(), -32600, null.clone()),
+        (
+            br#"{"jsonrpc":"1.0","method":"x","id":7}"#.to_vec(),
+            -32600,
+            json!(7),
+        ),
+        (br#"{"jsonrpc":2,"method":"x"}"#.to_vec(), -32600, null.clone()),
+        (
+            br#"{"jsonrpc":"2.0","method":42,"id":"m"}"#.to_vec(),
+            -32600,
+            json!("m"),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","method":"x","id":1.5}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","method":"x","id":{}}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","method":"x","id":18446744073709551616}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","method":"x","id":9223372036854775808}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","method":"x","method":"y","id":3}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","method":"x","params":{},"params":{},"id":4}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (
+            br#"{"jsonrpc":"2.0","id":5,"error":{"code":"x","message":1}}"#.to_vec(),
+            -32600,
+            null.clone(),
+        ),
+        (br#"{"jsonrpc":"2.0","id":6}"#.to_vec(), -32600, null.clone()),
+        (b"{\"jsonrpc\":".to_vec(), -32700, null.clone()),
+        (b"not json".to_vec(), -32700, null.clone()),
+        (Vec::new(), -32700, null.clone()),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didOpen\",\"params\":{\"t\":\"\xff\xfe\"}}"
+                .to_vec(),
+            -32700,
+            null.clone(),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"x\",\"params\":{\"t\":\"\xc3\"}}".to_vec(),
+            -32700,
+            json!(8),
+        ),
+    ];
+    for (i, (body, code, id)) in cases.iter().enumerate() {
+        let what = String::from_utf8_lossy(body).into_owned();
+        s.write(&framed(body)).await;
+        let resp = s.response().await;
+        assert_error(&resp, id, *code, &what);
+        still_serving(&mut s, 100 + i as i64, &what).await;
+    }
+    // a valid response from the client (to nothing we asked) is still passed on quietly
+    s.send(&json!({"jsonrpc": "2.0", "id": 77, "result": null}))
+        .await;
+    still_serving(&mut s, 99, "a stray response").await;
+    // well-formed requests with string and extreme integer ids still work
+    let r = s.call(json!("s-1"), "shutdown", Value::Null).await;
+    assert!(r.get("result").is_some(), "{r}");
+    s.send(&json!({"jsonrpc": "2.0", "method": "exit"})).await;
+    assert_eq!(s.exit_code().await, Some(0));
+}
+
+#[tokio::test]
+async fn two_bad_frames_in_one_write_get_two_answers_in_order() {
+    let mut s = Raw::start().await;
+    let mut bytes = framed(br#"{"jsonrpc":"2.0","method":"x","id":1.5,"a":"#);
+    bytes.extend(framed(br#"{"jsonrpc":"1.0","method":"x","id":"two"}"#));
+    bytes.extend(framed(br#"[1,2]"#));
+    s.write(&bytes).await;
+    assert_error(&s.response().await, &Value::Null, -32700, "first");
+    assert_error(&s.response().await, &json!("two"), -32600, "second");
+    assert_error(&s.response().await, &Value::Null, -32600, "third");
+    still_serving(&mut s, 1, "three bad frames").await;
 }
 
 #[tokio::test]

@@ -49,8 +49,10 @@ where
     let Some(client) = client_slot else {
         return 1;
     };
+    let marker = io::marker();
     let service = dispatch::Dispatch::new(service, session.clone(), client);
-    let input = io::FrameGuard::new(io::EofSignal::new(input, session.jobs.all.clone()));
+    let service = io::Edge::new(service, marker.clone());
+    let input = io::FrameGuard::new(io::EofSignal::new(input, session.jobs.all.clone()), marker);
     let ended = session.jobs.all.clone();
     let server = Server::new(input, output, socket).concurrency_level(CONCURRENCY);
     tokio::select! {
