@@ -313,6 +313,29 @@ async fn two_bad_frames_in_one_write_get_two_answers_in_order() {
 }
 
 #[tokio::test]
+async fn unknown_dollar_requests_get_method_not_found() {
+    let mut s = Raw::start().await;
+    // a notification is still ignored quietly; a request is answered
+    s.send(&json!({"jsonrpc": "2.0", "method": "$/unknownNotification", "params": {}}))
+        .await;
+    let r = s.call(json!(5), "$/unknownRequest", json!({})).await;
+    assert_error(&r, &json!(5), -32601, "$/unknownRequest");
+    let r = s.call(json!("five"), "$/setTrace", json!({})).await;
+    assert_error(&r, &json!("five"), -32601, "$/setTrace as a request");
+    // the next frame is the answer to this, not something for the notification
+    still_serving(&mut s, 6, "$/ requests").await;
+}
+
+#[tokio::test]
+async fn cancel_request_still_reaches_the_server() {
+    let mut s = Raw::start().await;
+    s.send(&json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 123}}))
+        .await;
+    still_serving(&mut s, 1, "$/cancelRequest").await;
+    assert!(!s.stderr().contains("ERROR"), "{}", s.stderr());
+}
+
+#[tokio::test]
 async fn did_save_is_accepted_quietly() {
     let mut s = Raw::start().await;
     let uri = "file:///tmp/saved.rs";

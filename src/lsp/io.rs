@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 use tower_lsp_server::ExitedError;
-use tower_lsp_server::jsonrpc::{Error, Request, Response};
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Request, Response};
 
 use check::Verdict;
 
@@ -62,7 +62,10 @@ pub fn marker() -> Arc<str> {
 }
 
 /// The outermost service, in front of everything the framework runs:
-/// - answers the requests [`FrameGuard`] made out of invalid messages with their error.
+/// - answers the requests [`FrameGuard`] made out of invalid messages with their error;
+/// - answers a request for an unknown `$/` method with `-32601` (the framework drops
+///   those answers, right for notifications, not for requests, which LSP says must
+///   get one); `$/` notifications stay silently ignored.
 pub struct Edge<S> {
     inner: S,
     marker: Arc<str>,
@@ -73,6 +76,9 @@ impl<S> Edge<S> {
         Self { inner, marker }
     }
 }
+
+/// The `$/` methods something behind [`Edge`] handles.
+const KNOWN_DOLLAR: &[&str] = &["$/cancelRequest"];
 
 impl<S> Service<Request> for Edge<S>
 where
@@ -87,13 +93,26 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        if req.method() == &*self.marker {
+        let method = req.method();
+        if method == &*self.marker {
             let (_, id, params) = req.into_parts();
             let error = params
                 .and_then(|p| serde_json::from_value::<Error>(p).ok())
                 .unwrap_or_else(Error::invalid_request);
             let response = id.map(|id| Response::from_error(id, error));
             return future::ready(Ok(response)).boxed();
+        }
+        if method.starts_with("$/")
+            && !KNOWN_DOLLAR.contains(&method)
+            && let Some(id) = req.id().cloned()
+        {
+            tracing::debug!(method, "unknown $/ request");
+            let error = Error {
+                code: ErrorCode::MethodNotFound,
+                message: format!("Method not found: {method}").into(),
+                data: None,
+            };
+            return future::ready(Ok(Some(Response::from_error(id, error)))).boxed();
         }
         self.inner.call(req)
     }
@@ -421,7 +440,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn edge_answers_carried_errors() {
+    async fn edge_answers_what_the_framework_would_not() {
         let mut edge = Edge::new(Echo, MARK.into());
         let carried = edge
             .call(request(
@@ -433,18 +452,24 @@ mod tests {
             .unwrap();
         let (id, body) = carried.into_parts();
         assert_eq!(id, tower_lsp_server::jsonrpc::Id::Null);
-        assert_eq!(
-            body.unwrap_err().code,
-            tower_lsp_server::jsonrpc::ErrorCode::ParseError
-        );
-        // everything else goes on
-        let r = edge
+        assert_eq!(body.unwrap_err().code, ErrorCode::ParseError);
+
+        let unknown = edge
             .call(request(
-                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "x"}),
+                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "$/x"}),
             ))
             .await
             .unwrap()
             .unwrap();
-        assert!(r.is_ok());
+        assert_eq!(unknown.error().unwrap().code, ErrorCode::MethodNotFound);
+        // notifications, known $/ methods and everything else go on
+        for m in [
+            serde_json::json!({"jsonrpc": "2.0", "method": "$/x"}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 1}}),
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "x"}),
+        ] {
+            let r = edge.call(request(m)).await.unwrap().unwrap();
+            assert!(r.is_ok());
+        }
     }
 }
