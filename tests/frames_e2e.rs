@@ -336,6 +336,48 @@ async fn cancel_request_still_reaches_the_server() {
 }
 
 #[tokio::test]
+async fn shutdown_without_exit_keeps_serving_until_exit() {
+    let mut s = Raw::start().await;
+    let r = s.call(json!(1), "shutdown", Value::Null).await;
+    assert!(r.get("result").is_some(), "{r}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(s.alive(), "exited after shutdown, without exit");
+    let r = s
+        .call(
+            json!(2),
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": "file:///x.rs"}, "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": []}}),
+        )
+        .await;
+    assert_error(&r, &json!(2), -32600, "a request after shutdown");
+    let r = s
+        .call(
+            json!(3),
+            "workspace/executeCommand",
+            json!({"command": "codex.chainInfo", "arguments": [{"uri": "file:///x.rs"}]}),
+        )
+        .await;
+    assert_error(&r, &json!(3), -32600, "a command after shutdown");
+    assert!(s.alive());
+    s.send(&json!({"jsonrpc": "2.0", "method": "exit"})).await;
+    assert_eq!(s.exit_code().await, Some(0));
+    assert!(
+        !s.stderr().contains("did not stop"),
+        "misleading warning:\n{}",
+        s.stderr()
+    );
+}
+
+#[tokio::test]
+async fn input_ending_after_shutdown_exits_0() {
+    let mut s = Raw::start().await;
+    let r = s.call(json!(1), "shutdown", Value::Null).await;
+    assert!(r.get("result").is_some(), "{r}");
+    drop(s.stdin.take());
+    assert_eq!(s.exit_code().await, Some(0));
+}
+
+#[tokio::test]
 async fn did_save_is_accepted_quietly() {
     let mut s = Raw::start().await;
     let uri = "file:///tmp/saved.rs";

@@ -65,15 +65,21 @@ pub fn marker() -> Arc<str> {
 /// - answers the requests [`FrameGuard`] made out of invalid messages with their error;
 /// - answers a request for an unknown `$/` method with `-32601` (the framework drops
 ///   those answers, right for notifications, not for requests, which LSP says must
-///   get one); `$/` notifications stay silently ignored.
+///   get one); `$/` notifications stay silently ignored;
+/// - cancels `stop` on `exit`, the one message after which the process must end.
 pub struct Edge<S> {
     inner: S,
     marker: Arc<str>,
+    stop: CancellationToken,
 }
 
 impl<S> Edge<S> {
-    pub fn new(inner: S, marker: Arc<str>) -> Self {
-        Self { inner, marker }
+    pub fn new(inner: S, marker: Arc<str>, stop: CancellationToken) -> Self {
+        Self {
+            inner,
+            marker,
+            stop,
+        }
     }
 }
 
@@ -113,6 +119,9 @@ where
                 data: None,
             };
             return future::ready(Ok(Some(Response::from_error(id, error)))).boxed();
+        }
+        if method == "exit" {
+            self.stop.cancel();
         }
         self.inner.call(req)
     }
@@ -441,7 +450,8 @@ mod tests {
 
     #[tokio::test]
     async fn edge_answers_what_the_framework_would_not() {
-        let mut edge = Edge::new(Echo, MARK.into());
+        let stop = CancellationToken::new();
+        let mut edge = Edge::new(Echo, MARK.into(), stop.clone());
         let carried = edge
             .call(request(
                 serde_json::json!({"jsonrpc": "2.0", "id": null, "method": MARK,
@@ -462,14 +472,20 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(unknown.error().unwrap().code, ErrorCode::MethodNotFound);
-        // notifications, known $/ methods and everything else go on
+        // notifications and known $/ methods go on
         for m in [
             serde_json::json!({"jsonrpc": "2.0", "method": "$/x"}),
             serde_json::json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 1}}),
-            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "x"}),
         ] {
             let r = edge.call(request(m)).await.unwrap().unwrap();
             assert!(r.is_ok());
         }
+        assert!(!stop.is_cancelled());
+        edge.call(request(
+            serde_json::json!({"jsonrpc": "2.0", "method": "exit"}),
+        ))
+        .await
+        .unwrap();
+        assert!(stop.is_cancelled());
     }
 }
