@@ -1,11 +1,23 @@
-//! Input that tells us when the client went away, so running jobs stop at once
-//! instead of waiting for replies that will never come.
+//! The edge of the wire: input that tells us when the client went away, so running
+//! jobs stop at once instead of waiting for replies that will never come; a guard that
+//! lets through only messages the framework can decode and has the rest answered; and
+//! [`Edge`], the outermost service, which answers what the framework would not.
+
+mod check;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_util::future::{self, BoxFuture, FutureExt};
+use serde_json::Value;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio_util::sync::CancellationToken;
+use tower::Service;
+use tower_lsp_server::ExitedError;
+use tower_lsp_server::jsonrpc::{Error, ErrorCode, Request, Response};
+
+use check::Verdict;
 
 pub struct EofSignal<R> {
     inner: R,
@@ -41,17 +53,93 @@ impl<R: AsyncRead + Unpin> AsyncRead for EofSignal<R> {
     }
 }
 
+type Fut = BoxFuture<'static, Result<Option<Response>, ExitedError>>;
+
+/// A method name for the requests [`FrameGuard`] makes out of invalid messages: under
+/// `$/`, so it can never be a real LSP method, and random, so a client cannot forge one.
+pub fn marker() -> Arc<str> {
+    format!("$/codex-lsp/invalid-message/{:016x}", fastrand::u64(..)).into()
+}
+
+/// The outermost service, in front of everything the framework runs:
+/// - answers the requests [`FrameGuard`] made out of invalid messages with their error;
+/// - answers a request for an unknown `$/` method with `-32601` (the framework drops
+///   those answers, right for notifications, not for requests, which LSP says must
+///   get one); `$/` notifications stay silently ignored;
+/// - cancels `stop` on `exit`, the one message after which the process must end.
+pub struct Edge<S> {
+    inner: S,
+    marker: Arc<str>,
+    stop: CancellationToken,
+}
+
+impl<S> Edge<S> {
+    pub fn new(inner: S, marker: Arc<str>, stop: CancellationToken) -> Self {
+        Self {
+            inner,
+            marker,
+            stop,
+        }
+    }
+}
+
+/// The `$/` methods something behind [`Edge`] handles.
+const KNOWN_DOLLAR: &[&str] = &["$/cancelRequest"];
+
+impl<S> Service<Request> for Edge<S>
+where
+    S: Service<Request, Response = Option<Response>, Error = ExitedError, Future = Fut>,
+{
+    type Response = Option<Response>;
+    type Error = ExitedError;
+    type Future = Fut;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let method = req.method();
+        if method == &*self.marker {
+            let (_, id, params) = req.into_parts();
+            let error = params
+                .and_then(|p| serde_json::from_value::<Error>(p).ok())
+                .unwrap_or_else(Error::invalid_request);
+            let response = id.map(|id| Response::from_error(id, error));
+            return future::ready(Ok(response)).boxed();
+        }
+        if method.starts_with("$/")
+            && !KNOWN_DOLLAR.contains(&method)
+            && let Some(id) = req.id().cloned()
+        {
+            tracing::debug!(method, "unknown $/ request");
+            let error = Error {
+                code: ErrorCode::MethodNotFound,
+                message: format!("Method not found: {method}").into(),
+                data: None,
+            };
+            return future::ready(Ok(Some(Response::from_error(id, error)))).boxed();
+        }
+        if method == "exit" {
+            self.stop.cancel();
+        }
+        self.inner.call(req)
+    }
+}
+
 /// Bodies larger than this are refused before anything is allocated for them
 /// (VS Code itself refuses to sync files over 50 MB).
 pub const MAX_MESSAGE: usize = 64 << 20;
 const MAX_HEADER: usize = 8 << 10;
 const HEADER_NAME: &[u8] = b"content-length:";
 
-/// Passes on only well-formed frames. The framework's reader stops for good at the
+/// Passes on only what the framework can decode. Its reader stops for good at the
 /// first undecodable message (tokio-util's `FramedRead` ends after an error), which
-/// would turn one bad message from a client into a dead server; here a bad header, a
-/// huge `Content-Length` or a body that is not JSON is logged and skipped, and reading
-/// resumes at the next header.
+/// would turn one bad message from a client into a dead server. Here a bad header or a
+/// huge `Content-Length` is logged and skipped, reading resuming at the next header; a
+/// body the framework could not decode (see [`check`]) is not passed on but turned
+/// into a request for [`Edge`], which answers it with the JSON-RPC error. That answer
+/// goes out through the framework's own writer, one whole frame at a time, in order.
 pub struct FrameGuard<R> {
     inner: R,
     raw: Vec<u8>,
@@ -60,10 +148,12 @@ pub struct FrameGuard<R> {
     /// (header length, body length) of the frame being collected.
     pending: Option<(usize, usize)>,
     eof: bool,
+    /// The method of the requests that carry an error to answer (see [`Edge`]).
+    marker: Arc<str>,
 }
 
 impl<R> FrameGuard<R> {
-    pub fn new(inner: R) -> Self {
+    pub fn new(inner: R, marker: Arc<str>) -> Self {
         Self {
             inner,
             raw: Vec::new(),
@@ -71,6 +161,7 @@ impl<R> FrameGuard<R> {
             out_pos: 0,
             pending: None,
             eof: false,
+            marker,
         }
     }
 
@@ -94,7 +185,8 @@ impl<R> FrameGuard<R> {
         }
     }
 
-    /// Moves complete, valid frames from `raw` to `out`.
+    /// Moves complete frames from `raw` to `out`: valid ones as they are, invalid ones
+    /// as a request for their error answer.
     fn extract(&mut self) {
         loop {
             let (head, len) = match self.pending {
@@ -138,79 +230,36 @@ impl<R> FrameGuard<R> {
             }
             self.pending = None;
             let body = &self.raw[head..head + len];
-            if is_decodable(body) {
-                self.out
-                    .extend_from_slice(format!("Content-Length: {len}\r\n\r\n").as_bytes());
-                self.out.extend_from_slice(body);
-            } else if let Some(fixed) = repair_lone_surrogates(body).filter(|b| is_decodable(b)) {
-                // JS clients can send "\ud800" (JSON.stringify of a broken string);
-                // dropping the message would silently desync a document, so the lone
-                // surrogate becomes U+FFFD: one UTF-16 unit, like the surrogate, so
-                // every position the client sends stays right.
-                tracing::warn!("replaced lone surrogate escapes with U+FFFD in a message");
-                self.out.extend_from_slice(
-                    format!("Content-Length: {}\r\n\r\n", fixed.len()).as_bytes(),
-                );
-                self.out.extend_from_slice(&fixed);
-            } else {
-                tracing::error!("dropping a message whose body is not valid JSON ({len} bytes)");
+            match check::check(body) {
+                Verdict::Pass(body) => push_frame(&mut self.out, &body),
+                Verdict::Answer(id, error) => {
+                    // never the body itself: it may hold anything, a key included
+                    let why = error.data.as_ref().and_then(Value::as_str);
+                    tracing::warn!(
+                        code = error.code.code(),
+                        "answering a {len}-byte message that is not valid JSON-RPC: {}",
+                        why.unwrap_or_default()
+                    );
+                    let carrier = serde_json::json!({
+                        "jsonrpc": "2.0",
+                        "id": id,
+                        "method": &*self.marker,
+                        "params": error,
+                    });
+                    match serde_json::to_vec(&carrier) {
+                        Ok(b) => push_frame(&mut self.out, &b),
+                        Err(e) => tracing::error!("cannot answer a bad message: {e}"),
+                    }
+                }
             }
             self.raw.drain(..head + len);
         }
     }
 }
 
-/// Whether the framework will be able to decode `body`. Validating with `IgnoredAny` is
-/// cheap; only a body with a `\uD8xx`-style escape (a possible lone surrogate, which
-/// serde_json refuses when it builds a `String`) gets the full parse.
-fn is_decodable(body: &[u8]) -> bool {
-    if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
-        return false;
-    }
-    let maybe_surrogate = body
-        .windows(3)
-        .any(|w| w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd');
-    !maybe_surrogate || serde_json::from_slice::<serde_json::Value>(body).is_ok()
-}
-
-/// The value of a `\uXXXX` escape starting at `i`, if there is one.
-fn escape_at(body: &[u8], i: usize) -> Option<u16> {
-    let hex = body.get(i..i + 6)?;
-    if hex[0] != b'\\' || hex[1] != b'u' {
-        return None;
-    }
-    u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
-}
-
-/// `body` with every unpaired `\uD800`-`\uDFFF` escape replaced by `\uFFFD`, or `None`
-/// when there was none. Escaped backslashes (`\\u...`) are not escapes and are skipped.
-fn repair_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut changed = false;
-    let mut i = 0;
-    while i < body.len() {
-        if body[i] == b'\\' && body.get(i + 1) == Some(&b'\\') {
-            out.extend_from_slice(&body[i..i + 2]);
-            i += 2;
-            continue;
-        }
-        match escape_at(body, i) {
-            Some(0xD800..=0xDBFF) if matches!(escape_at(body, i + 6), Some(0xDC00..=0xDFFF)) => {
-                out.extend_from_slice(&body[i..i + 12]);
-                i += 12;
-            }
-            Some(0xD800..=0xDFFF) => {
-                out.extend_from_slice(b"\\ufffd");
-                changed = true;
-                i += 6;
-            }
-            _ => {
-                out.push(body[i]);
-                i += 1;
-            }
-        }
-    }
-    changed.then_some(out)
+fn push_frame(out: &mut Vec<u8>, body: &[u8]) {
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
 }
 
 fn content_length(header: &[u8]) -> Result<usize, String> {
@@ -283,9 +332,11 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
+    const MARK: &str = "$/mark";
+
     async fn filter(input: &[u8]) -> String {
         let mut out = String::new();
-        FrameGuard::new(input)
+        FrameGuard::new(input, MARK.into())
             .read_to_string(&mut out)
             .await
             .unwrap();
@@ -296,19 +347,31 @@ mod tests {
         format!("Content-Length: {}\r\n\r\n{body}", body.len())
     }
 
+    /// The bodies of the frames in `out`.
+    fn bodies(out: &str) -> Vec<Value> {
+        let mut rest = out;
+        let mut v = Vec::new();
+        while let Some((head, tail)) = rest.split_once("\r\n\r\n") {
+            let len: usize = head["Content-Length: ".len()..].parse().unwrap();
+            v.push(serde_json::from_str(&tail[..len]).unwrap());
+            rest = &tail[len..];
+        }
+        v
+    }
+
     #[tokio::test]
     async fn valid_frames_pass_unchanged() {
-        let input = msg("{\"a\":1}") + &msg("{\"b\":\"é😀\"}");
+        let input = msg(r#"{"jsonrpc":"2.0","method":"a"}"#)
+            + &msg(r#"{"jsonrpc":"2.0","id":1,"method":"b","params":{"t":"é😀"}}"#);
         assert_eq!(filter(input.as_bytes()).await, input);
     }
 
     #[tokio::test]
     async fn bad_frames_are_dropped_and_reading_resumes() {
-        let good = msg("{\"ok\":true}");
+        let good = msg(r#"{"jsonrpc":"2.0","method":"ok"}"#);
         let cases = [
             "Content-Length: abc\r\n\r\n{}".to_owned(),
             "X-Nothing: 1\r\n\r\n{}".to_owned(),
-            msg("{\"jsonrpc\":"),
             "Content-Length: 9999999999999999\r\n\r\n{}".to_owned(),
             "Content-Length: 2147483648\r\n\r\n".to_owned(),
             "garbage without any header at all".to_owned(),
@@ -320,19 +383,109 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn lone_surrogates_become_replacement_characters() {
-        let input = msg("{\"t\":\"a\\ud800b\\udc00\\ud83d\\ude00\\\\ud800\"}");
+    async fn undecodable_bodies_become_requests_for_their_answer() {
+        let good = msg(r#"{"jsonrpc":"2.0","method":"ok"}"#);
+        let input =
+            msg(r#"{"jsonrpc":"#) + &msg(r#"{"jsonrpc":"1.0","method":"m","id":4}"#) + &good;
         let out = filter(input.as_bytes()).await;
-        let body = out.split("\r\n\r\n").nth(1).unwrap();
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(v["t"], "a\u{fffd}b\u{fffd}😀\\ud800");
+        assert!(out.ends_with(&good), "{out}");
+        let b = bodies(&out);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0]["method"], MARK);
+        assert_eq!(b[0]["id"], Value::Null);
+        assert_eq!(b[0]["params"]["code"], -32700);
+        assert_eq!(b[1]["method"], MARK);
+        assert_eq!(b[1]["id"], 4);
+        assert_eq!(b[1]["params"]["code"], -32600);
+        // the framework decodes what it is given
+        for v in &b {
+            serde_json::from_value::<Request>(v.clone()).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn lone_surrogates_become_replacement_characters() {
+        let input = msg(r#"{"jsonrpc":"2.0","method":"m","params":"a\ud800b"}"#);
+        let b = bodies(&filter(input.as_bytes()).await);
+        assert_eq!(b[0]["params"], "a\u{fffd}b");
     }
 
     #[tokio::test]
     async fn length_counted_in_utf16_units_loses_only_that_message() {
-        let body = "{\"t\":\"😀😀😀\"}";
+        let body = r#"{"jsonrpc":"2.0","method":"m","params":"😀😀😀"}"#;
         let wrong = body.encode_utf16().count();
-        let input = format!("Content-Length: {wrong}\r\n\r\n{body}") + &msg("{\"next\":1}");
-        assert_eq!(filter(input.as_bytes()).await, msg("{\"next\":1}"));
+        let next = msg(r#"{"jsonrpc":"2.0","method":"next"}"#);
+        let input = format!("Content-Length: {wrong}\r\n\r\n{body}") + &next;
+        let out = filter(input.as_bytes()).await;
+        let b = bodies(&out);
+        assert_eq!(b.len(), 2, "{out}");
+        assert_eq!(b[0]["params"]["code"], -32700);
+        assert!(out.ends_with(&next));
+    }
+
+    struct Echo;
+
+    impl Service<Request> for Echo {
+        type Response = Option<Response>;
+        type Error = ExitedError;
+        type Future = Fut;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ExitedError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: Request) -> Fut {
+            let id = req.id().cloned().unwrap_or_default();
+            future::ready(Ok(Some(Response::from_ok(
+                id,
+                Value::from(req.method().to_owned()),
+            ))))
+            .boxed()
+        }
+    }
+
+    fn request(v: Value) -> Request {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[tokio::test]
+    async fn edge_answers_what_the_framework_would_not() {
+        let stop = CancellationToken::new();
+        let mut edge = Edge::new(Echo, MARK.into(), stop.clone());
+        let carried = edge
+            .call(request(
+                serde_json::json!({"jsonrpc": "2.0", "id": null, "method": MARK,
+                "params": {"code": -32700, "message": "Parse error"}}),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let (id, body) = carried.into_parts();
+        assert_eq!(id, tower_lsp_server::jsonrpc::Id::Null);
+        assert_eq!(body.unwrap_err().code, ErrorCode::ParseError);
+
+        let unknown = edge
+            .call(request(
+                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "$/x"}),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(unknown.error().unwrap().code, ErrorCode::MethodNotFound);
+        // notifications and known $/ methods go on
+        for m in [
+            serde_json::json!({"jsonrpc": "2.0", "method": "$/x"}),
+            serde_json::json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 1}}),
+        ] {
+            let r = edge.call(request(m)).await.unwrap().unwrap();
+            assert!(r.is_ok());
+        }
+        assert!(!stop.is_cancelled());
+        edge.call(request(
+            serde_json::json!({"jsonrpc": "2.0", "method": "exit"}),
+        ))
+        .await
+        .unwrap();
+        assert!(stop.is_cancelled());
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
 use tower_lsp_server::{LspService, Server};
 
 pub use session::{ServerEnv, Session};
@@ -49,13 +50,23 @@ where
     let Some(client) = client_slot else {
         return 1;
     };
+    let marker = io::marker();
+    // `exit` or end of input: the process ends once in-flight work has wound down.
+    // Not `session.jobs.all`, which `shutdown` cancels too: after `shutdown` the
+    // server keeps serving (refusing requests) until `exit` or end of input.
+    let stop = CancellationToken::new();
     let service = dispatch::Dispatch::new(service, session.clone(), client);
-    let input = io::FrameGuard::new(io::EofSignal::new(input, session.jobs.all.clone()));
-    let ended = session.jobs.all.clone();
+    let service = io::Edge::new(service, marker.clone(), stop.clone());
+    let input = io::FrameGuard::new(io::EofSignal::new(input, stop.clone()), marker);
     let server = Server::new(input, output, socket).concurrency_level(CONCURRENCY);
+    let grace = async {
+        stop.cancelled().await;
+        session.jobs.cancel_all();
+        tokio::time::sleep(EXIT_GRACE).await;
+    };
     tokio::select! {
         () = server.serve(service) => {}
-        () = async { ended.cancelled().await; tokio::time::sleep(EXIT_GRACE).await } => {
+        () = grace => {
             tracing::warn!("in-flight work did not stop within {EXIT_GRACE:?}; exiting anyway");
         }
     }

@@ -8,8 +8,8 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
     CodeActionParams, CodeActionResponse, ConfigurationItem, DidChangeConfigurationParams,
-    DidChangeWorkspaceFoldersParams, InitializeParams, InitializeResult, InitializedParams,
-    MessageType, ServerInfo, Uri, WorkspaceFolder,
+    DidChangeWorkspaceFoldersParams, DidSaveTextDocumentParams, InitializeParams, InitializeResult,
+    InitializedParams, MessageType, ServerInfo, Uri, WorkspaceFolder,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -144,6 +144,11 @@ impl LanguageServer for Backend {
             self.pull_settings().await;
         }
     }
+
+    /// Not asked for (no `save` in `textDocumentSync`), but Emacs eglot sends it anyway;
+    /// the framework's default logs a warning for each save. Nothing to do: documents
+    /// are kept from `didOpen`/`didChange`.
+    async fn did_save(&self, _: DidSaveTextDocumentParams) {}
 
     async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
         let mut folders = self.session.folders();
