@@ -585,3 +585,55 @@ async fn cancel_during_backoff() {
         start.elapsed()
     );
 }
+
+/// Regression (panics from the network): absurd rate-limit hints in headers and
+/// messages end in an error or a retry, never a panic in the client.
+#[tokio::test]
+async fn hostile_retry_hints_never_panic() {
+    let cases: [(&str, &str, &str); 5] = [
+        ("retry-after", "1e30", "slow down"),
+        ("retry-after", "18446744073709551616", "slow down"),
+        (
+            "retry-after",
+            "Tue, 01 Jan 300000000000 00:00:00 GMT",
+            "slow down",
+        ),
+        ("retry-after-ms", "1e300", "slow down"),
+        (
+            "x-none",
+            "1",
+            "Rate limit reached. Please try again in 1e23s.",
+        ),
+    ];
+    for (name, value, message) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header(name, value)
+                    .set_body_json(err_body(
+                        message,
+                        "requests",
+                        Some("rate_limit_exceeded"),
+                        None,
+                    )),
+            )
+            .mount(&server)
+            .await;
+        let mut cfg = test_config(&format!("{}/v1", server.uri()));
+        cfg.max_retries = 1;
+        let client = ResponsesClient::new(cfg).unwrap();
+        // A panic inside the client would abort this task; join it to observe that.
+        let joined = tokio::spawn(async move {
+            client
+                .create(&request(false), &CancellationToken::new(), &mut |_| {})
+                .await
+        })
+        .await;
+        let r = joined.unwrap_or_else(|p| panic!("{name}: {value} panicked: {p:?}"));
+        let e = r.unwrap_err();
+        assert!(matches!(e, OpenAiError::RateLimited { .. }), "{e:?}");
+        let _ = e.user_message();
+        assert_clean(&e);
+    }
+}
