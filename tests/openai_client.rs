@@ -637,3 +637,111 @@ async fn hostile_retry_hints_never_panic() {
         assert_clean(&e);
     }
 }
+
+/// A gateway key that does not look like `sk-…`, so only key-aware scrubbing catches it.
+fn gateway_key() -> String {
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let tail: String = (0..40).map(|_| rng.alphanumeric()).collect();
+    format!("gw-{tail}")
+}
+
+/// No 8-character piece of `key` in anything a person or a log could see.
+fn assert_no_key_piece(what: &str, e: &OpenAiError, key: &str) {
+    let windows: Vec<&str> = (0..=key.len() - 8).map(|i| &key[i..i + 8]).collect();
+    for s in [e.to_string(), format!("{e:?}"), e.user_message()] {
+        for w in &windows {
+            assert!(!s.contains(w), "{what}: key piece {w:?} leaked in: {s}");
+        }
+    }
+}
+
+/// Secrets from the network: the exact key (any shape) and pieces of it are scrubbed
+/// from every gateway-provided string, before the message is cut to length.
+#[tokio::test]
+async fn echoed_gateway_key_is_scrubbed_everywhere() {
+    let key = gateway_key();
+    let piece = &key[5..20];
+    // The key starts just before MAX_MESSAGE_CHARS: cutting first would keep a prefix.
+    let late = format!("{} {key}", "a".repeat(290));
+    let http = |status: &str, headers: &str, body: &str| {
+        vec![send(format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ))]
+    };
+    let json_err = |m: &str| {
+        serde_json::json!({"error":{"message":m,"type":"invalid_request_error","code":"invalid_api_key"}})
+            .to_string()
+    };
+    let mut failed = completed_body("");
+    failed["status"] = json!("failed");
+    failed["error"] = json!({"code": "server_error", "message": late});
+    let mut incomplete = completed_body("");
+    incomplete["status"] = json!("incomplete");
+    incomplete["incomplete_details"] = json!({"reason": format!("because {key}")});
+    let error_event = json!({"type":"error","code":"invalid_api_key","message":late}).to_string();
+    let failed_event = json!({"type":"response.failed","response":{"id":"r","status":"failed",
+        "error":{"code":"bad","message":format!("bad key ...{piece}...")}}})
+    .to_string();
+    let cases: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "401 message with a piece",
+            http(
+                "401 Unauthorized",
+                "",
+                &json_err(&format!("Incorrect API key provided: {piece}…")),
+            ),
+        ),
+        (
+            "401 message late",
+            http("401 Unauthorized", "", &json_err(&late)),
+        ),
+        (
+            "x-request-id",
+            http(
+                "503 Service Unavailable",
+                &format!("x-request-id: req-{key}\r\n"),
+                "{}",
+            ),
+        ),
+        ("status failed", http("200 OK", "", &failed.to_string())),
+        (
+            "incomplete reason",
+            http("200 OK", "", &incomplete.to_string()),
+        ),
+        (
+            "error event",
+            vec![sse_head(), created_frame(), frame(&error_event)],
+        ),
+        (
+            "response.failed event",
+            vec![sse_head(), created_frame(), frame(&failed_event)],
+        ),
+        (
+            "redirect",
+            vec![send(format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://elsewhere.example/v1?k={piece}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            ))],
+        ),
+    ];
+    for (what, script) in cases {
+        let server = ScriptServer::start(vec![script]).await;
+        let mut cfg = test_config(&server.base_url());
+        cfg.api_key = Some(codex_lsp::openai::ApiKey::new(key.clone()));
+        cfg.max_retries = 0;
+        let client = ResponsesClient::new(cfg).unwrap();
+        let (events, mut on_event) = collector();
+        let e = client
+            .create(&request(true), &CancellationToken::new(), &mut on_event)
+            .await
+            .unwrap_err();
+        assert_no_key_piece(what, &e, &key);
+        for ev in events.lock().unwrap().iter() {
+            let shown = format!("{ev:?}");
+            assert!(
+                !shown.contains(piece) && !shown.contains(&key[..10]),
+                "{what}: event leaked {shown}"
+            );
+        }
+    }
+}

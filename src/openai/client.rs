@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{ApiErrorInfo, OpenAiError, clean_message, clean_message_with_key};
+use super::error::{ApiErrorInfo, OpenAiError, clean_message, clean_message_with_key, scrub};
 use super::key::ApiKey;
 use super::retry;
 use super::sse::{SseDecoder, StreamEvent};
@@ -274,7 +274,8 @@ impl ResponsesClient {
         );
         let resp = rb.send().await.map_err(|e| transport_error(&e, key))?;
         let status = resp.status().as_u16();
-        let request_id = header_str(resp.headers(), "x-request-id").map(|s| clean_message(&s));
+        let request_id = header_str(resp.headers(), "x-request-id")
+            .map(|s| clean_message_with_key(&s, Some(key)));
         tracing::debug!(
             status,
             request_id = request_id.as_deref(),
@@ -307,15 +308,18 @@ impl ResponsesClient {
                 .map_err(|e| retry_if_empty(transport_error(&e, key).err, progress))?;
             let obj: ResponseObject = serde_json::from_slice(&bytes).map_err(|e| {
                 AttemptError::fatal(OpenAiError::UnexpectedResponse {
-                    message: format!("the JSON body is not a Response object ({e})"),
+                    message: clean_message_with_key(
+                        &format!("the JSON body is not a Response object ({e})"),
+                        Some(key),
+                    ),
                 })
             })?;
-            finish_response(obj, progress)
+            finish_response(obj, progress, key)
         } else {
             let shown = if content_type.is_empty() {
                 "no content type".to_owned()
             } else {
-                clean_message(&content_type)
+                clean_message_with_key(&content_type, Some(key))
             };
             Err(AttemptError::fatal(OpenAiError::UnexpectedResponse {
                 message: format!(
@@ -352,7 +356,9 @@ impl ResponsesClient {
                 Ok(Ok(c)) => c,
             };
             let events = match chunk {
-                Some(bytes) => decoder.push(&bytes).map_err(AttemptError::fatal)?,
+                Some(bytes) => decoder
+                    .push(&bytes)
+                    .map_err(|e| AttemptError::fatal(rescrub(e, key)))?,
                 // EOF: a cut-off JSON payload is a truncation, not a malformed stream.
                 None => match std::mem::take(&mut decoder).finish() {
                     Ok(ev) if ev.iter().any(StreamEvent::is_terminal) => ev,
@@ -364,20 +370,21 @@ impl ResponsesClient {
             }
             for ev in events {
                 progress.events = true;
+                let ev = redact_event(ev, key);
                 on_event(&ev);
                 match ev {
                     StreamEvent::TextDelta(_) | StreamEvent::FunctionArgsDelta(_) => {
                         progress.output = true;
                     }
-                    StreamEvent::Completed(obj) => return finish_response(obj, progress),
+                    StreamEvent::Completed(obj) => return finish_response(obj, progress, key),
                     StreamEvent::Incomplete(obj) => {
-                        return Err(AttemptError::fatal(incomplete(&obj)));
+                        return Err(AttemptError::fatal(incomplete(&obj, key)));
                     }
                     StreamEvent::Failed(obj) => {
                         let e = obj.error.unwrap_or_default();
                         return Err(classified(
                             ApiErrorInfo {
-                                code: e.code,
+                                code: clean_opt(e.code, key),
                                 message: clean_message_with_key(&e.message, Some(key)),
                                 ..Default::default()
                             },
@@ -396,9 +403,9 @@ impl ResponsesClient {
                                 // The nested shape carries the HTTP status the error would
                                 // have had; classify by it like a real answer.
                                 status: status.filter(|s| *s >= 400),
-                                code,
-                                kind,
-                                param,
+                                code: clean_opt(code, key),
+                                kind: clean_opt(kind, key),
+                                param: clean_opt(param, key),
                                 message: clean_message_with_key(&message, Some(key)),
                                 ..Default::default()
                             },
@@ -451,13 +458,13 @@ fn retry_if_empty(err: OpenAiError, progress: &Progress) -> AttemptError {
     }
 }
 
-fn incomplete(obj: &ResponseObject) -> OpenAiError {
+fn incomplete(obj: &ResponseObject, key: &ApiKey) -> OpenAiError {
     OpenAiError::Incomplete {
         reason: obj
             .incomplete_details
             .as_ref()
             .and_then(|d| d.reason.clone())
-            .map(|r| clean_message(&r))
+            .map(|r| clean_message_with_key(&r, Some(key)))
             .unwrap_or_else(|| "unknown".to_owned()),
     }
 }
@@ -466,15 +473,16 @@ fn incomplete(obj: &ResponseObject) -> OpenAiError {
 fn finish_response(
     obj: ResponseObject,
     progress: &Progress,
+    key: &ApiKey,
 ) -> Result<ResponseObject, AttemptError> {
     match obj.status.as_deref() {
-        Some("incomplete") => Err(AttemptError::fatal(incomplete(&obj))),
+        Some("incomplete") => Err(AttemptError::fatal(incomplete(&obj, key))),
         Some("failed") => {
             let e = obj.error.unwrap_or_default();
             Err(classified(
                 ApiErrorInfo {
-                    code: e.code,
-                    message: clean_message(&e.message),
+                    code: clean_opt(e.code, key),
+                    message: clean_message_with_key(&e.message, Some(key)),
                     ..Default::default()
                 },
                 progress,
@@ -485,6 +493,56 @@ fn finish_response(
             message: "the response was cancelled on the server".to_owned(),
         })),
         _ => Ok(obj),
+    }
+}
+
+/// A short gateway-provided field (code, type, param), cleaned like a message.
+fn clean_opt(v: Option<String>, key: &ApiKey) -> Option<String> {
+    v.map(|v| clean_message_with_key(&v, Some(key)))
+}
+
+/// Errors built in `sse.rs` carry gateway text that was not yet cleared of the key.
+fn rescrub(e: OpenAiError, key: &ApiKey) -> OpenAiError {
+    match e {
+        OpenAiError::MalformedStream { message } => OpenAiError::MalformedStream {
+            message: clean_message_with_key(&message, Some(key)),
+        },
+        other => other,
+    }
+}
+
+/// The key out of what `on_event` sees: gateway text in error and failure events.
+fn redact_event(ev: StreamEvent, key: &ApiKey) -> StreamEvent {
+    let fix_obj = |mut obj: ResponseObject| {
+        if let Some(e) = obj.error.as_mut() {
+            e.message = scrub(&e.message, Some(key));
+        }
+        if let Some(r) = obj
+            .incomplete_details
+            .as_mut()
+            .and_then(|d| d.reason.as_mut())
+        {
+            *r = scrub(r, Some(key));
+        }
+        obj
+    };
+    match ev {
+        StreamEvent::Error {
+            code,
+            message,
+            kind,
+            param,
+            status,
+        } => StreamEvent::Error {
+            code,
+            message: scrub(&message, Some(key)),
+            kind,
+            param,
+            status,
+        },
+        StreamEvent::Failed(obj) => StreamEvent::Failed(fix_obj(obj)),
+        StreamEvent::Incomplete(obj) => StreamEvent::Incomplete(fix_obj(obj)),
+        other => other,
     }
 }
 
@@ -601,13 +659,14 @@ async fn error_response(
     };
     match serde_json::from_str::<ErrorEnvelope>(&text) {
         Ok(ErrorEnvelope { error }) => {
-            info.code = match error.code {
+            let code = match error.code {
                 Some(serde_json::Value::String(s)) => Some(s),
                 Some(serde_json::Value::Null) | None => None,
                 Some(other) => Some(other.to_string()),
             };
-            info.kind = error.kind;
-            info.param = error.param;
+            info.code = clean_opt(code, key);
+            info.kind = clean_opt(error.kind, key);
+            info.param = clean_opt(error.param, key);
             info.message =
                 clean_message_with_key(error.message.as_deref().unwrap_or(""), Some(key));
         }

@@ -237,26 +237,30 @@ pub fn clean_message(raw: &str) -> String {
     clean_message_with_key(raw, None)
 }
 
-/// Like [`clean_message`], and also removes the exact key (gateway keys need not start
-/// with `sk-`, and some gateways echo what they received).
+/// Like [`clean_message`], and also removes the key and any 8+ character piece of it
+/// (gateway keys need not start with `sk-`, and some gateways echo what they received).
+/// Scrubbing happens on the whole text, before truncation, so a cut cannot leave a
+/// prefix of the key behind.
 pub fn clean_message_with_key(raw: &str, key: Option<&ApiKey>) -> String {
-    let mut s = raw.to_owned();
-    if let Some(k) = key {
-        let k = k.expose();
-        if !k.is_empty() {
-            s = s.replace(k, "[REDACTED]");
-        }
-    }
+    truncate_chars(&scrub(raw, key), MAX_MESSAGE_CHARS)
+}
+
+/// [`clean_message_with_key`] without the truncation: for text that is still to be
+/// searched (classification) before it is cut.
+pub fn scrub(raw: &str, key: Option<&ApiKey>) -> String {
+    let mut s = match key {
+        Some(k) => k.redact(raw),
+        None => raw.to_owned(),
+    };
     for (re, rep) in TOKEN_PATTERNS.iter() {
         if re.is_match(&s) {
             s = re.replace_all(&s, *rep).into_owned();
         }
     }
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&s, MAX_MESSAGE_CHARS)
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),

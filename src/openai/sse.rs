@@ -8,8 +8,18 @@
 
 use serde::Deserialize;
 
-use super::error::{OpenAiError, clean_message};
+use super::error::{OpenAiError, scrub, truncate_chars};
 use super::types::ResponseObject;
+
+/// Gateway text kept in events and errors from here. Deliberately much longer than
+/// `MAX_MESSAGE_CHARS`: the client still has to remove the key (which this module does
+/// not know) before cutting to the final length, so the cut here must not fall inside
+/// anything the final message keeps.
+pub const MAX_GATEWAY_TEXT_CHARS: usize = 4096;
+
+fn bounded(text: &str) -> String {
+    truncate_chars(&scrub(text, None), MAX_GATEWAY_TEXT_CHARS)
+}
 
 /// Default cap on one event (its pending line plus its accumulated data).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
@@ -257,7 +267,7 @@ fn code_string(v: Option<serde_json::Value>) -> Option<String> {
 
 fn malformed(what: impl std::fmt::Display) -> OpenAiError {
     OpenAiError::MalformedStream {
-        message: clean_message(&what.to_string()),
+        message: bounded(&what.to_string()),
     }
 }
 
@@ -295,13 +305,7 @@ pub fn parse_event(data: &str, event_name: &str) -> Result<StreamEvent, OpenAiEr
             };
             StreamEvent::Error {
                 code: code_string(nested.code).or_else(|| code_string(raw.code)),
-                message: clean_message(
-                    nested
-                        .message
-                        .or(raw.message)
-                        .as_deref()
-                        .unwrap_or("error event without a message"),
-                ),
+                message: bounded(nested.message.or(raw.message).as_deref().unwrap_or("")),
                 kind: nested.kind,
                 param: nested.param.or(raw.param),
                 status: raw.status,
