@@ -745,3 +745,112 @@ async fn echoed_gateway_key_is_scrubbed_everywhere() {
         }
     }
 }
+
+/// LiteLLM wraps the upstream error in its own 400 (code "400", type null): the wrapped
+/// code decides the variant, so the chain is reset (and nothing is retried).
+#[tokio::test]
+async fn litellm_wrapped_upstream_errors_are_recognised() {
+    let wrap = |kind: &str, code: &str, param: &str, msg: &str| {
+        let inner = json!({"error": {"message": msg, "type": kind, "param": param, "code": code}});
+        json!({"error": {
+            "message": format!("litellm.BadRequestError: OpenAIException - {inner}"),
+            "type": null, "param": null, "code": "400"}})
+    };
+    let cases = [
+        (
+            400u16,
+            wrap(
+                "invalid_request_error",
+                "previous_response_not_found",
+                "previous_response_id",
+                "Previous response with id 'resp_x' not found.",
+            ),
+            "previous",
+        ),
+        (
+            400,
+            wrap(
+                "invalid_request_error",
+                "context_length_exceeded",
+                "input",
+                "Your input exceeds the context window of this model.",
+            ),
+            "context",
+        ),
+        (
+            429,
+            wrap(
+                "insufficient_quota",
+                "insufficient_quota",
+                "",
+                "You exceeded your current quota.",
+            ),
+            "quota",
+        ),
+    ];
+    for (status, body, what) in cases {
+        let server = MockServer::start().await;
+        mount_status(&server, status, body, 1).await;
+        let e = call(test_config(&format!("{}/v1", server.uri())), false)
+            .await
+            .unwrap_err();
+        let ok = match what {
+            "previous" => matches!(e, OpenAiError::PreviousResponseNotFound { .. }),
+            "context" => matches!(e, OpenAiError::ContextTooLong { .. }),
+            _ => matches!(e, OpenAiError::Quota { .. }),
+        };
+        assert!(ok, "{what}: {e:?}");
+        assert!(!e.is_retryable());
+    }
+}
+
+/// A 200 whose JSON body is not a Response says what it was, in the gateway's words.
+#[tokio::test]
+async fn odd_200_json_bodies_are_reported_as_such() {
+    let cases = [
+        ("null", "empty body (null)"),
+        ("", "empty body"),
+        ("{}", "not a Response object: {}"),
+        ("[1,2]", "not a Response object: [1,2]"),
+        ("\"ok\"", "not a Response object: \"ok\""),
+    ];
+    for (body, needle) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let e = call(test_config(&format!("{}/v1", server.uri())), false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenAiError::UnexpectedResponse { .. }),
+            "{body}: {e:?}"
+        );
+        let m = e.user_message();
+        assert!(m.contains(needle), "{body}: {m}");
+        assert!(
+            m.contains("answered 200") || m.contains("not a Response"),
+            "{m}"
+        );
+    }
+    // An error envelope with 200 is classified like the error it is.
+    let server = MockServer::start().await;
+    mount_status(
+        &server,
+        200,
+        err_body(
+            "quota gone",
+            "insufficient_quota",
+            Some("insufficient_quota"),
+            None,
+        ),
+        1,
+    )
+    .await;
+    let e = call(test_config(&format!("{}/v1", server.uri())), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OpenAiError::Quota { .. }), "{e:?}");
+}

@@ -430,3 +430,84 @@ async fn trace_logs_never_contain_the_key() {
     assert!(logs.contains("retrying POST /responses"), "{logs}");
     assert!(!logs.contains("TESTSENTINEL"), "key in logs:\n{logs}");
 }
+
+/// A LiteLLM-wrapped upstream code in an `error` or `response.failed` event decides
+/// the variant, like in an HTTP body.
+#[tokio::test]
+async fn wrapped_codes_in_stream_events() {
+    let inner = r#"{"error": {"message": "Previous response with id 'resp_x' not found.", "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}"#;
+    let message = format!("litellm.BadRequestError: OpenAIException - {inner}");
+    let error_event = serde_json::json!({"type":"error","error":{"message":message,"type":null,"param":null,"code":"400"}});
+    let failed = serde_json::json!({"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"400","message":message}}});
+    for ev in [error_event, failed] {
+        let server = ScriptServer::start(vec![terminal(&ev.to_string())]).await;
+        let (r, _) = run(&server, |_| {}).await;
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, OpenAiError::PreviousResponseNotFound { .. }),
+            "{ev}: {e:?}"
+        );
+        assert_eq!(server.rec.count(), 1);
+    }
+}
+
+/// Odd gateway answers are reported as what they are, with the gateway's own words.
+#[tokio::test]
+async fn odd_stream_answers_are_reported_as_such() {
+    let cases: Vec<(Vec<Step>, &str)> = vec![
+        (
+            terminal(r#"{"type":"error","message":"upstream overloaded, sorry"}"#),
+            "error event without a code: upstream overloaded, sorry",
+        ),
+        (
+            terminal(r#"{"type":"error"}"#),
+            "error event without a code or a message",
+        ),
+        (
+            terminal(r#"{"type":"error","error":{"message":null}}"#),
+            "error event without a code or a message",
+        ),
+        (
+            vec![sse_head(), send(": keep-alive\n\n: still here\n\n")],
+            "the event stream had no data lines: : keep-alive : still here",
+        ),
+        (
+            vec![sse_head(), send("Internal proxy error\nplease retry")],
+            "the event stream had no data lines: Internal proxy error please retry",
+        ),
+    ];
+    for (script, needle) in cases {
+        let server = ScriptServer::start(vec![script]).await;
+        let (r, _) = run(&server, |_| {}).await;
+        let e = r.unwrap_err();
+        let m = e.user_message();
+        assert!(m.contains(needle), "{e:?} -> {m}");
+        assert!(!m.contains("closed before"), "{m}");
+        assert_eq!(server.rec.count(), 1, "{m}");
+    }
+}
+
+/// A 4xx reported inside a stream is final: it is not retried as if transient.
+#[tokio::test]
+async fn in_stream_client_errors_are_not_retried() {
+    let cases = [
+        r#"{"type":"error","error":{"type":"invalid_request_error","message":"bad input"}}"#,
+        r#"{"type":"error","status":400,"message":"bad input"}"#,
+        r#"{"type":"error","status":"422","message":"bad input"}"#,
+        r#"{"type":"error","error":{"status":400,"message":"bad input"}}"#,
+        r#"{"type":"error","code":"invalid_value","message":"bad input"}"#,
+        r#"{"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"invalid_prompt","message":"flagged"}}}"#,
+        r#"{"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"400","message":"bad"}}}"#,
+    ];
+    for json in cases {
+        let server = ScriptServer::start(vec![terminal(json)]).await;
+        let (r, _) = run(&server, |c| c.max_retries = 2).await;
+        let e = r.unwrap_err();
+        assert!(!e.is_retryable(), "{json} -> {e:?}");
+        assert!(
+            matches!(e, OpenAiError::BadRequest { .. }),
+            "{json} -> {e:?}"
+        );
+        assert_eq!(server.rec.count(), 1, "{json} was retried");
+    }
+}

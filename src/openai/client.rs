@@ -306,14 +306,7 @@ impl ResponsesClient {
             let bytes = read_capped(resp, MAX_JSON_BODY)
                 .await
                 .map_err(|e| retry_if_empty(transport_error(&e, key).err, progress))?;
-            let obj: ResponseObject = serde_json::from_slice(&bytes).map_err(|e| {
-                AttemptError::fatal(OpenAiError::UnexpectedResponse {
-                    message: clean_message_with_key(
-                        &format!("the JSON body is not a Response object ({e})"),
-                        Some(key),
-                    ),
-                })
-            })?;
+            let obj = json_response(&bytes, status, key, progress)?;
             finish_response(obj, progress, key)
         } else {
             let shown = if content_type.is_empty() {
@@ -339,6 +332,8 @@ impl ResponsesClient {
     ) -> Result<ResponseObject, AttemptError> {
         let idle = self.inner.cfg.idle_timeout;
         let mut decoder = SseDecoder::new();
+        // The start of the body, to quote when it turns out not to be an event stream.
+        let mut head: Vec<u8> = Vec::new();
         let mut idle_deadline = Instant::now() + idle;
         loop {
             let chunk = match tokio::time::timeout_at(idle_deadline, resp.chunk()).await {
@@ -355,15 +350,34 @@ impl ResponsesClient {
                 }
                 Ok(Ok(c)) => c,
             };
+            if let Some(bytes) = &chunk
+                && head.len() < QUOTED_BYTES
+            {
+                let room = QUOTED_BYTES - head.len();
+                head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
             let events = match chunk {
                 Some(bytes) => decoder
                     .push(&bytes)
                     .map_err(|e| AttemptError::fatal(rescrub(e, key)))?,
                 // EOF: a cut-off JSON payload is a truncation, not a malformed stream.
-                None => match std::mem::take(&mut decoder).finish() {
-                    Ok(ev) if ev.iter().any(StreamEvent::is_terminal) => ev,
-                    _ => return Err(stream_cut(progress)),
-                },
+                None => {
+                    let saw_data = decoder.saw_data();
+                    match std::mem::take(&mut decoder).finish() {
+                        Ok(ev) if ev.iter().any(StreamEvent::is_terminal) => ev,
+                        // Comments or plain text under an event-stream content type: a
+                        // gateway (or a page in front of it) that does not speak SSE.
+                        _ if !saw_data && !head.is_empty() => {
+                            return Err(AttemptError::fatal(OpenAiError::UnexpectedResponse {
+                                message: format!(
+                                    "the event stream had no data lines: {}",
+                                    quote(&head, key)
+                                ),
+                            }));
+                        }
+                        _ => return Err(stream_cut(progress)),
+                    }
+                }
             };
             if !events.is_empty() {
                 idle_deadline = Instant::now() + idle;
@@ -385,7 +399,7 @@ impl ResponsesClient {
                         return Err(classified(
                             ApiErrorInfo {
                                 code: clean_opt(e.code, key),
-                                message: clean_message_with_key(&e.message, Some(key)),
+                                message: scrub(&e.message, Some(key)),
                                 ..Default::default()
                             },
                             progress,
@@ -400,13 +414,14 @@ impl ResponsesClient {
                     } => {
                         return Err(classified(
                             ApiErrorInfo {
-                                // The nested shape carries the HTTP status the error would
-                                // have had; classify by it like a real answer.
+                                // The nested or flat status is the HTTP status the error
+                                // would have had; classify by it like a real answer.
                                 status: status.filter(|s| *s >= 400),
                                 code: clean_opt(code, key),
                                 kind: clean_opt(kind, key),
                                 param: clean_opt(param, key),
-                                message: clean_message_with_key(&message, Some(key)),
+                                message: scrub(&message, Some(key)),
+                                from_error_event: true,
                                 ..Default::default()
                             },
                             progress,
@@ -482,7 +497,7 @@ fn finish_response(
             Err(classified(
                 ApiErrorInfo {
                     code: clean_opt(e.code, key),
-                    message: clean_message_with_key(&e.message, Some(key)),
+                    message: scrub(&e.message, Some(key)),
                     ..Default::default()
                 },
                 progress,
@@ -493,6 +508,93 @@ fn finish_response(
             message: "the response was cancelled on the server".to_owned(),
         })),
         _ => Ok(obj),
+    }
+}
+
+/// How much of an odd body is quoted in the message about it.
+const QUOTED_BYTES: usize = 200;
+
+/// The start of a body, fit for a message.
+fn quote(bytes: &[u8], key: &ApiKey) -> String {
+    let cut = &bytes[..bytes.len().min(QUOTED_BYTES)];
+    clean_message_with_key(&String::from_utf8_lossy(cut), Some(key))
+}
+
+/// A 2xx JSON body -> a Response object, or an error that says what came instead:
+/// nothing, `null`, an error envelope, or some other JSON.
+fn json_response(
+    bytes: &[u8],
+    status: u16,
+    key: &ApiKey,
+    progress: &Progress,
+) -> Result<ResponseObject, AttemptError> {
+    let unexpected = |message: String| {
+        AttemptError::fatal(OpenAiError::UnexpectedResponse {
+            message: clean_message_with_key(&message, Some(key)),
+        })
+    };
+    if bytes.trim_ascii().is_empty() {
+        return Err(unexpected(format!(
+            "the gateway answered {status} with an empty body"
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        unexpected(format!(
+            "the JSON body is not a Response object ({e}): {}",
+            quote(bytes, key)
+        ))
+    })?;
+    let object = match &value {
+        serde_json::Value::Null => {
+            return Err(unexpected(format!(
+                "the gateway answered {status} with an empty body (null)"
+            )));
+        }
+        serde_json::Value::Object(o) => o,
+        _ => {
+            return Err(unexpected(format!(
+                "the gateway answered {status} with JSON that is not a Response object: {}",
+                quote(bytes, key)
+            )));
+        }
+    };
+    let looks_like_response = ["id", "object", "output", "status"]
+        .iter()
+        .any(|k| object.contains_key(*k));
+    if !looks_like_response {
+        // Some gateways answer 200 with an error envelope.
+        if let Ok(ErrorEnvelope { error }) = serde_json::from_value::<ErrorEnvelope>(value.clone())
+        {
+            return Err(classified(
+                ApiErrorInfo {
+                    code: clean_opt(json_code(error.code), key),
+                    kind: clean_opt(error.kind, key),
+                    param: clean_opt(error.param, key),
+                    message: scrub(error.message.as_deref().unwrap_or(""), Some(key)),
+                    ..Default::default()
+                },
+                progress,
+            ));
+        }
+        return Err(unexpected(format!(
+            "the gateway answered {status} with JSON that is not a Response object: {}",
+            quote(bytes, key)
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        unexpected(format!(
+            "the JSON body is not a Response object ({e}): {}",
+            quote(bytes, key)
+        ))
+    })
+}
+
+/// Codes are strings in the spec, but numbers occur in the wild.
+fn json_code(code: Option<serde_json::Value>) -> Option<String> {
+    match code {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
     }
 }
 
@@ -659,18 +761,12 @@ async fn error_response(
     };
     match serde_json::from_str::<ErrorEnvelope>(&text) {
         Ok(ErrorEnvelope { error }) => {
-            let code = match error.code {
-                Some(serde_json::Value::String(s)) => Some(s),
-                Some(serde_json::Value::Null) | None => None,
-                Some(other) => Some(other.to_string()),
-            };
-            info.code = clean_opt(code, key);
+            info.code = clean_opt(json_code(error.code), key);
             info.kind = clean_opt(error.kind, key);
             info.param = clean_opt(error.param, key);
-            info.message =
-                clean_message_with_key(error.message.as_deref().unwrap_or(""), Some(key));
+            info.message = scrub(error.message.as_deref().unwrap_or(""), Some(key));
         }
-        Err(_) => info.message = clean_message_with_key(&text, Some(key)),
+        Err(_) => info.message = scrub(&text, Some(key)),
     }
     if info.message.is_empty() {
         info.message = format!("HTTP {status}");

@@ -76,6 +76,8 @@ pub struct SseDecoder {
     after_cr: bool,
     at_start: bool,
     max_event_bytes: usize,
+    /// A `data` field was seen (even `[DONE]`): the body is at least shaped like SSE.
+    seen_data: bool,
 }
 
 impl Default for SseDecoder {
@@ -98,6 +100,7 @@ impl SseDecoder {
             after_cr: false,
             at_start: true,
             max_event_bytes,
+            seen_data: false,
         }
     }
 
@@ -141,6 +144,12 @@ impl SseDecoder {
             self.line.extend_from_slice(rest);
         }
         Ok(out)
+    }
+
+    /// Whether any `data` line was seen so far (including a pending, unterminated
+    /// one). A stream without any is not an event stream, whatever its content type.
+    pub fn saw_data(&self) -> bool {
+        self.seen_data || self.line.starts_with(b"data")
     }
 
     /// End of stream: a final line without terminator and an event without the closing
@@ -189,6 +198,7 @@ impl SseDecoder {
         };
         match field {
             b"data" => {
+                self.seen_data = true;
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -239,9 +249,10 @@ struct RawEvent<'a> {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    param: Option<String>,
+    param: Option<serde_json::Value>,
+    /// A number, or a numeric string; anything else ("failed") is no status.
     #[serde(default)]
-    status: Option<u16>,
+    status: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -253,7 +264,9 @@ struct NestedError {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    param: Option<String>,
+    param: Option<serde_json::Value>,
+    #[serde(default)]
+    status: Option<serde_json::Value>,
 }
 
 /// Codes are strings in the spec, but numbers and nulls occur in the wild.
@@ -263,6 +276,16 @@ fn code_string(v: Option<serde_json::Value>) -> Option<String> {
         serde_json::Value::Null => None,
         other => Some(other.to_string()),
     }
+}
+
+/// An HTTP status carried in an event, as a number or a numeric string.
+fn status_code(v: Option<serde_json::Value>) -> Option<u16> {
+    let n = match v? {
+        serde_json::Value::Number(n) => n.as_u64()?,
+        serde_json::Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    u16::try_from(n).ok().filter(|s| (100..=599).contains(s))
 }
 
 fn malformed(what: impl std::fmt::Display) -> OpenAiError {
@@ -307,8 +330,8 @@ pub fn parse_event(data: &str, event_name: &str) -> Result<StreamEvent, OpenAiEr
                 code: code_string(nested.code).or_else(|| code_string(raw.code)),
                 message: bounded(nested.message.or(raw.message).as_deref().unwrap_or("")),
                 kind: nested.kind,
-                param: nested.param.or(raw.param),
-                status: raw.status,
+                param: code_string(nested.param).or_else(|| code_string(raw.param)),
+                status: status_code(nested.status).or_else(|| status_code(raw.status)),
             }
         }
         _ => StreamEvent::Other,
