@@ -25,7 +25,8 @@ const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 pub struct ClientConfig {
     pub base_url: String,
     pub api_key: Option<ApiKey>,
-    /// Bound on one attempt, from sending to the terminal event.
+    /// Bound on the whole request: every attempt and every wait between attempts
+    /// (`timeoutSecs`). A retry that could not finish in time is not started.
     pub timeout: Duration,
     /// Bound between two SSE events; `:` keep-alive comments do not count.
     pub idle_timeout: Duration,
@@ -129,27 +130,46 @@ struct Inner {
 /// Why one attempt failed, and whether another attempt may help.
 struct AttemptError {
     err: OpenAiError,
-    retry: bool,
+    retry: Retry,
     /// Server-requested delay before the next attempt.
     hint: Option<Duration>,
+}
+
+/// Whether a failed attempt may be sent again (always within `max_retries` and the
+/// whole-request deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    No,
+    /// Transient, or nothing of the answer had arrived yet.
+    Yes,
+    /// The stream ended or stalled after some events but before any output: re-issued
+    /// at most once per request (reliability.md §4.3).
+    Reissue,
+}
+
+impl Retry {
+    fn when(cond: bool) -> Self {
+        if cond { Self::Yes } else { Self::No }
+    }
 }
 
 impl AttemptError {
     fn fatal(err: OpenAiError) -> Self {
         Self {
             err,
-            retry: false,
+            retry: Retry::No,
             hint: None,
         }
     }
 }
 
-/// What the attempt saw of the stream, readable after a timeout dropped the attempt.
+/// What the attempt saw of the stream.
 #[derive(Default)]
 struct Progress {
-    /// Any event at all: after that, a drop or stall is not retried.
+    /// Any event at all: a drop or stall after that is re-issued only once.
     events: bool,
-    /// Output the user may have seen: after that, even a clean failure is not retried.
+    /// Output the user may have seen (`TextDelta`/`FunctionArgsDelta`): after that
+    /// nothing is resent, so progress text is never duplicated.
     output: bool,
 }
 
@@ -182,7 +202,11 @@ impl ResponsesClient {
     ///
     /// Retries never follow streamed output: an attempt that already produced a
     /// `TextDelta`/`FunctionArgsDelta` is never resent, so progress text is never
-    /// duplicated. A resent attempt may repeat `Created`/`Other` events.
+    /// duplicated. A stream that ends or stalls after other events but before any
+    /// output is re-issued once; one that breaks before any event is retried like a
+    /// connection error. A resent attempt may repeat `Created`/`Other` events.
+    /// Before each wait between attempts `on_event` gets [`StreamEvent::Retrying`].
+    /// `ClientConfig::timeout` bounds the whole call, waits included.
     pub async fn create(
         &self,
         req: &CreateResponse,
@@ -213,21 +237,29 @@ impl ResponsesClient {
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
     ) -> Result<ResponseObject, OpenAiError> {
         let cfg = &self.inner.cfg;
+        // One deadline for all attempts and waits. A timeout too large to represent
+        // means no deadline in practice.
+        let deadline = Instant::now()
+            .checked_add(cfg.timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
         let mut retry_no = 0u32;
+        let mut reissued = false;
         loop {
             tracing::debug!(attempt = retry_no + 1, stream, "POST /responses");
             let mut progress = Progress::default();
             let attempt = self.attempt(key, &body, stream, &mut progress, on_event);
-            let failure = match tokio::time::timeout(cfg.timeout, attempt).await {
+            let failure = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Ok(resp)) => return Ok(resp),
                 Ok(Err(f)) => f,
-                Err(_) => AttemptError {
-                    err: OpenAiError::Timeout { what: "response" },
-                    retry: !progress.events,
-                    hint: None,
-                },
+                Err(_) => return Err(OpenAiError::Timeout { what: "response" }),
             };
-            if !failure.retry || retry_no >= cfg.max_retries {
+            match failure.retry {
+                Retry::No => return Err(failure.err),
+                Retry::Reissue if reissued => return Err(failure.err),
+                Retry::Reissue => reissued = true,
+                Retry::Yes => {}
+            }
+            if retry_no >= cfg.max_retries {
                 return Err(failure.err);
             }
             let wait = match failure.hint {
@@ -238,11 +270,23 @@ impl ResponsesClient {
                 Some(h) if !h.is_zero() => h,
                 _ => retry::backoff(retry_no),
             };
+            // A retry that could not even start before the deadline is not worth the wait.
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|t| t >= deadline)
+            {
+                tracing::debug!(wait_ms = wait.as_millis() as u64, "no time left to retry");
+                return Err(failure.err);
+            }
             tracing::warn!(
                 error = %failure.err,
                 wait_ms = wait.as_millis() as u64,
                 "retrying POST /responses"
             );
+            on_event(&StreamEvent::Retrying {
+                wait,
+                reason: retry_reason(&failure.err),
+            });
             // Cancellable: `create` drops this future when the token fires.
             tokio::time::sleep(wait).await;
             retry_no += 1;
@@ -337,13 +381,7 @@ impl ResponsesClient {
         let mut idle_deadline = Instant::now() + idle;
         loop {
             let chunk = match tokio::time::timeout_at(idle_deadline, resp.chunk()).await {
-                Err(_) => {
-                    return Err(AttemptError {
-                        err: OpenAiError::StreamStalled,
-                        retry: !progress.events,
-                        hint: None,
-                    });
-                }
+                Err(_) => return Err(stream_broken(OpenAiError::StreamStalled, progress)),
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "stream read failed");
                     return Err(stream_cut(progress));
@@ -427,7 +465,9 @@ impl ResponsesClient {
                             progress,
                         ));
                     }
-                    StreamEvent::Created { .. } | StreamEvent::Other => {}
+                    StreamEvent::Created { .. }
+                    | StreamEvent::Other
+                    | StreamEvent::Retrying { .. } => {}
                 }
             }
         }
@@ -439,9 +479,27 @@ impl ResponsesClient {
 fn classified(info: ApiErrorInfo, progress: &Progress) -> AttemptError {
     let (err, hint) = classify_with_hint(info);
     AttemptError {
-        retry: err.is_retryable() && !progress.output,
+        retry: Retry::when(err.is_retryable() && !progress.output),
         err,
         hint,
+    }
+}
+
+/// Short words for "retrying in N s because …" (StreamEvent::Retrying).
+fn retry_reason(err: &OpenAiError) -> String {
+    match err {
+        OpenAiError::RateLimited { .. } => "rate limited".to_owned(),
+        OpenAiError::Server { status, .. } => format!("server error {status}"),
+        OpenAiError::Connect { .. } => "connection failed".to_owned(),
+        OpenAiError::Timeout { what } => format!("timed out waiting for the {what}"),
+        OpenAiError::StreamEnded => "connection dropped".to_owned(),
+        OpenAiError::StreamStalled => "stream stalled".to_owned(),
+        OpenAiError::Failed { code: Some(c), .. } => format!("model failed ({c})"),
+        OpenAiError::Failed { code: None, .. } => "model failed".to_owned(),
+        OpenAiError::BadRequest { status, .. } | OpenAiError::Auth { status, .. } => {
+            format!("gateway error {status}")
+        }
+        _ => "gateway error".to_owned(),
     }
 }
 
@@ -456,18 +514,31 @@ fn classify_with_hint(info: ApiErrorInfo) -> (OpenAiError, Option<Duration>) {
     (err, hint)
 }
 
-/// The connection dropped or the stream ended early: resend only if nothing arrived.
+/// The connection dropped or the stream ended early.
 fn stream_cut(progress: &Progress) -> AttemptError {
+    stream_broken(OpenAiError::StreamEnded, progress)
+}
+
+/// A stream that ended or stalled: retried if nothing arrived, re-issued once if only
+/// non-output events arrived, never resent after output.
+fn stream_broken(err: OpenAiError, progress: &Progress) -> AttemptError {
+    let retry = if progress.output {
+        Retry::No
+    } else if progress.events {
+        Retry::Reissue
+    } else {
+        Retry::Yes
+    };
     AttemptError {
-        err: OpenAiError::StreamEnded,
-        retry: !progress.events,
+        err,
+        retry,
         hint: None,
     }
 }
 
 fn retry_if_empty(err: OpenAiError, progress: &Progress) -> AttemptError {
     AttemptError {
-        retry: err.is_retryable() && !progress.events,
+        retry: Retry::when(err.is_retryable() && !progress.events),
         err,
         hint: None,
     }
@@ -664,7 +735,7 @@ fn transport_error(e: &reqwest::Error, key: &ApiKey) -> AttemptError {
         };
         return AttemptError {
             err: OpenAiError::Timeout { what },
-            retry: true,
+            retry: Retry::Yes,
             hint: None,
         };
     }
@@ -688,7 +759,7 @@ fn transport_error(e: &reqwest::Error, key: &ApiKey) -> AttemptError {
         err: OpenAiError::Connect {
             message: clean_message_with_key(&message, Some(key)),
         },
-        retry: true,
+        retry: Retry::Yes,
         hint: None,
     }
 }
@@ -781,7 +852,11 @@ async fn error_response(
         );
     let retry = retry::should_retry_header(&headers).unwrap_or(by_status);
     tracing::debug!(status, retry, error = %err, "error response");
-    AttemptError { err, retry, hint }
+    AttemptError {
+        err,
+        retry: Retry::when(retry),
+        hint,
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! LF or a lone CR (also when split across chunks); `data` lines are joined with `\n`;
 //! `:` lines are comments; one optional space after the colon; a leading BOM is skipped.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::error::{OpenAiError, scrub, truncate_chars};
@@ -49,6 +51,10 @@ pub enum StreamEvent {
     },
     /// Any other event type (progress, reasoning, hosted tools...). Ignored by the client.
     Other,
+    /// Not from the stream: the client is about to wait `wait` and send the request
+    /// again, because of `reason` ("rate limited", "server error 503", "connection
+    /// dropped"). Lets the editor show "rate limited, retrying in 30 s".
+    Retrying { wait: Duration, reason: String },
 }
 
 impl StreamEvent {
