@@ -52,20 +52,58 @@ impl ClientConfig {
     }
 }
 
+/// Whether requests to an endpoint may go through a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyPolicy {
+    /// Connect straight to the host, whatever the environment says.
+    Direct,
+    /// Use the proxy the environment names, unless `NO_PROXY` excludes the host.
+    FromEnvironment,
+}
+
+/// How a proxy is chosen:
+///
+/// 1. A loopback endpoint (`localhost`, 127.0.0.0/8, `::1`) never uses a proxy: the
+///    gateway runs on this machine, and a proxy would receive the `Authorization`
+///    header of a request that was meant never to leave it.
+/// 2. A plain `http://` endpoint never uses a proxy: the request, key included, would
+///    cross the proxy in clear text. (`responses_endpoint` only allows http:// for
+///    loopback anyway; this holds even if that rule changes.)
+/// 3. Otherwise (https:// to another host) reqwest's system proxy applies: `HTTPS_PROXY`
+///    / `ALL_PROXY` (and the OS settings on macOS/Windows), skipped for hosts matched by
+///    `NO_PROXY` / `no_proxy`. The request is tunnelled with `CONNECT`, so TLS runs end
+///    to end and the proxy never sees the key.
+pub fn proxy_policy(endpoint: &Url) -> ProxyPolicy {
+    let loopback = endpoint.host_str().is_some_and(is_loopback);
+    if loopback || endpoint.scheme() != "https" {
+        ProxyPolicy::Direct
+    } else {
+        ProxyPolicy::FromEnvironment
+    }
+}
+
 /// The only place a `reqwest::Client` is built (clippy.toml forbids the others): the
-/// ring provider must be installed first, and redirects are never followed so the key is
-/// never replayed to another host.
+/// ring provider must be installed first, redirects are never followed so the key is
+/// never replayed to another host, and the proxy follows [`proxy_policy`] for
+/// `endpoint`.
 #[allow(clippy::disallowed_methods)]
-pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, OpenAiError> {
+pub fn http_client(
+    connect_timeout: Duration,
+    endpoint: &Url,
+) -> Result<reqwest::Client, OpenAiError> {
     // Err only means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| OpenAiError::ClientSetup {
-            message: clean_message(&e.to_string()),
-        })
+        .redirect(reqwest::redirect::Policy::none());
+    match proxy_policy(endpoint) {
+        ProxyPolicy::Direct => builder = builder.no_proxy(),
+        // reqwest's default: the environment's proxies, minus NO_PROXY.
+        ProxyPolicy::FromEnvironment => {}
+    }
+    builder.build().map_err(|e| OpenAiError::ClientSetup {
+        message: clean_message(&e.to_string()),
+    })
 }
 
 /// Checks the scheme and host and returns `{base}/responses`.
@@ -177,7 +215,7 @@ impl ResponsesClient {
     /// Refuses `http://` to non-loopback hosts before anything is sent.
     pub fn new(cfg: ClientConfig) -> Result<Self, OpenAiError> {
         let endpoint = responses_endpoint(&cfg.base_url)?;
-        let http = http_client(cfg.connect_timeout)?;
+        let http = http_client(cfg.connect_timeout, &endpoint)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -902,5 +940,29 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(display_url("https://u:p@h/v1"), "https://h/v1");
+    }
+
+    #[test]
+    fn proxy_only_for_https_to_other_hosts() {
+        let policy = |u: &str| proxy_policy(&Url::parse(u).unwrap());
+        for direct in [
+            "http://127.0.0.1:8080/v1/responses",
+            "http://localhost/v1/responses",
+            "http://[::1]:9/v1/responses",
+            "https://127.0.0.1:8443/v1/responses",
+            "https://localhost/v1/responses",
+            "https://[::1]/v1/responses",
+            "https://127.9.9.9/v1/responses",
+            "http://gateway.example.com/v1/responses",
+        ] {
+            assert_eq!(policy(direct), ProxyPolicy::Direct, "{direct}");
+        }
+        for proxied in [
+            "https://api.openai.com/v1/responses",
+            "https://10.0.0.5/v1/responses",
+            "https://127.0.0.1.evil.com/v1/responses",
+        ] {
+            assert_eq!(policy(proxied), ProxyPolicy::FromEnvironment, "{proxied}");
+        }
     }
 }
