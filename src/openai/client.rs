@@ -277,9 +277,7 @@ impl ResponsesClient {
         let cfg = &self.inner.cfg;
         // One deadline for all attempts and waits. A timeout too large to represent
         // means no deadline in practice.
-        let deadline = Instant::now()
-            .checked_add(cfg.timeout)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
+        let deadline = after(cfg.timeout);
         let mut retry_no = 0u32;
         let mut reissued = false;
         loop {
@@ -416,7 +414,7 @@ impl ResponsesClient {
         let mut decoder = SseDecoder::new();
         // The start of the body, to quote when it turns out not to be an event stream.
         let mut head: Vec<u8> = Vec::new();
-        let mut idle_deadline = Instant::now() + idle;
+        let mut idle_deadline = after(idle);
         loop {
             let chunk = match tokio::time::timeout_at(idle_deadline, resp.chunk()).await {
                 Err(_) => return Err(stream_broken(OpenAiError::StreamStalled, progress)),
@@ -456,7 +454,7 @@ impl ResponsesClient {
                 }
             };
             if !events.is_empty() {
-                idle_deadline = Instant::now() + idle;
+                idle_deadline = after(idle);
             }
             for ev in events {
                 progress.events = true;
@@ -510,6 +508,15 @@ impl ResponsesClient {
             }
         }
     }
+}
+
+/// `now + d`; a duration too large to represent (a huge setting) means "a year", which
+/// is no deadline in practice, instead of an overflow panic.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// A clean terminal failure (`response.failed`, `error`) is retried per its class unless
