@@ -585,3 +585,272 @@ async fn cancel_during_backoff() {
         start.elapsed()
     );
 }
+
+/// Regression (panics from the network): absurd rate-limit hints in headers and
+/// messages end in an error or a retry, never a panic in the client.
+#[tokio::test]
+async fn hostile_retry_hints_never_panic() {
+    let cases: [(&str, &str, &str); 5] = [
+        ("retry-after", "1e30", "slow down"),
+        ("retry-after", "18446744073709551616", "slow down"),
+        (
+            "retry-after",
+            "Tue, 01 Jan 300000000000 00:00:00 GMT",
+            "slow down",
+        ),
+        ("retry-after-ms", "1e300", "slow down"),
+        (
+            "x-none",
+            "1",
+            "Rate limit reached. Please try again in 1e23s.",
+        ),
+    ];
+    for (name, value, message) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header(name, value)
+                    .set_body_json(err_body(
+                        message,
+                        "requests",
+                        Some("rate_limit_exceeded"),
+                        None,
+                    )),
+            )
+            .mount(&server)
+            .await;
+        let mut cfg = test_config(&format!("{}/v1", server.uri()));
+        cfg.max_retries = 1;
+        let client = ResponsesClient::new(cfg).unwrap();
+        // A panic inside the client would abort this task; join it to observe that.
+        let joined = tokio::spawn(async move {
+            client
+                .create(&request(false), &CancellationToken::new(), &mut |_| {})
+                .await
+        })
+        .await;
+        let r = joined.unwrap_or_else(|p| panic!("{name}: {value} panicked: {p:?}"));
+        let e = r.unwrap_err();
+        assert!(matches!(e, OpenAiError::RateLimited { .. }), "{e:?}");
+        let _ = e.user_message();
+        assert_clean(&e);
+    }
+}
+
+/// A gateway key that does not look like `sk-…`, so only key-aware scrubbing catches it.
+fn gateway_key() -> String {
+    let mut rng = fastrand::Rng::with_seed(0x5eed);
+    let tail: String = (0..40).map(|_| rng.alphanumeric()).collect();
+    format!("gw-{tail}")
+}
+
+/// No 8-character piece of `key` in anything a person or a log could see.
+fn assert_no_key_piece(what: &str, e: &OpenAiError, key: &str) {
+    let windows: Vec<&str> = (0..=key.len() - 8).map(|i| &key[i..i + 8]).collect();
+    for s in [e.to_string(), format!("{e:?}"), e.user_message()] {
+        for w in &windows {
+            assert!(!s.contains(w), "{what}: key piece {w:?} leaked in: {s}");
+        }
+    }
+}
+
+/// Secrets from the network: the exact key (any shape) and pieces of it are scrubbed
+/// from every gateway-provided string, before the message is cut to length.
+#[tokio::test]
+async fn echoed_gateway_key_is_scrubbed_everywhere() {
+    let key = gateway_key();
+    let piece = &key[5..20];
+    // The key starts just before MAX_MESSAGE_CHARS: cutting first would keep a prefix.
+    let late = format!("{} {key}", "a".repeat(290));
+    let http = |status: &str, headers: &str, body: &str| {
+        vec![send(format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        ))]
+    };
+    let json_err = |m: &str| {
+        serde_json::json!({"error":{"message":m,"type":"invalid_request_error","code":"invalid_api_key"}})
+            .to_string()
+    };
+    let mut failed = completed_body("");
+    failed["status"] = json!("failed");
+    failed["error"] = json!({"code": "server_error", "message": late});
+    let mut incomplete = completed_body("");
+    incomplete["status"] = json!("incomplete");
+    incomplete["incomplete_details"] = json!({"reason": format!("because {key}")});
+    let error_event = json!({"type":"error","code":"invalid_api_key","message":late}).to_string();
+    let failed_event = json!({"type":"response.failed","response":{"id":"r","status":"failed",
+        "error":{"code":"bad","message":format!("bad key ...{piece}...")}}})
+    .to_string();
+    let cases: Vec<(&str, Vec<Step>)> = vec![
+        (
+            "401 message with a piece",
+            http(
+                "401 Unauthorized",
+                "",
+                &json_err(&format!("Incorrect API key provided: {piece}…")),
+            ),
+        ),
+        (
+            "401 message late",
+            http("401 Unauthorized", "", &json_err(&late)),
+        ),
+        (
+            "x-request-id",
+            http(
+                "503 Service Unavailable",
+                &format!("x-request-id: req-{key}\r\n"),
+                "{}",
+            ),
+        ),
+        ("status failed", http("200 OK", "", &failed.to_string())),
+        (
+            "incomplete reason",
+            http("200 OK", "", &incomplete.to_string()),
+        ),
+        (
+            "error event",
+            vec![sse_head(), created_frame(), frame(&error_event)],
+        ),
+        (
+            "response.failed event",
+            vec![sse_head(), created_frame(), frame(&failed_event)],
+        ),
+        (
+            "redirect",
+            vec![send(format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: https://elsewhere.example/v1?k={piece}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            ))],
+        ),
+    ];
+    for (what, script) in cases {
+        let server = ScriptServer::start(vec![script]).await;
+        let mut cfg = test_config(&server.base_url());
+        cfg.api_key = Some(codex_lsp::openai::ApiKey::new(key.clone()));
+        cfg.max_retries = 0;
+        let client = ResponsesClient::new(cfg).unwrap();
+        let (events, mut on_event) = collector();
+        let e = client
+            .create(&request(true), &CancellationToken::new(), &mut on_event)
+            .await
+            .unwrap_err();
+        assert_no_key_piece(what, &e, &key);
+        for ev in events.lock().unwrap().iter() {
+            let shown = format!("{ev:?}");
+            assert!(
+                !shown.contains(piece) && !shown.contains(&key[..10]),
+                "{what}: event leaked {shown}"
+            );
+        }
+    }
+}
+
+/// LiteLLM wraps the upstream error in its own 400 (code "400", type null): the wrapped
+/// code decides the variant, so the chain is reset (and nothing is retried).
+#[tokio::test]
+async fn litellm_wrapped_upstream_errors_are_recognised() {
+    let wrap = |kind: &str, code: &str, param: &str, msg: &str| {
+        let inner = json!({"error": {"message": msg, "type": kind, "param": param, "code": code}});
+        json!({"error": {
+            "message": format!("litellm.BadRequestError: OpenAIException - {inner}"),
+            "type": null, "param": null, "code": "400"}})
+    };
+    let cases = [
+        (
+            400u16,
+            wrap(
+                "invalid_request_error",
+                "previous_response_not_found",
+                "previous_response_id",
+                "Previous response with id 'resp_x' not found.",
+            ),
+            "previous",
+        ),
+        (
+            400,
+            wrap(
+                "invalid_request_error",
+                "context_length_exceeded",
+                "input",
+                "Your input exceeds the context window of this model.",
+            ),
+            "context",
+        ),
+        (
+            429,
+            wrap(
+                "insufficient_quota",
+                "insufficient_quota",
+                "",
+                "You exceeded your current quota.",
+            ),
+            "quota",
+        ),
+    ];
+    for (status, body, what) in cases {
+        let server = MockServer::start().await;
+        mount_status(&server, status, body, 1).await;
+        let e = call(test_config(&format!("{}/v1", server.uri())), false)
+            .await
+            .unwrap_err();
+        let ok = match what {
+            "previous" => matches!(e, OpenAiError::PreviousResponseNotFound { .. }),
+            "context" => matches!(e, OpenAiError::ContextTooLong { .. }),
+            _ => matches!(e, OpenAiError::Quota { .. }),
+        };
+        assert!(ok, "{what}: {e:?}");
+        assert!(!e.is_retryable());
+    }
+}
+
+/// A 200 whose JSON body is not a Response says what it was, in the gateway's words.
+#[tokio::test]
+async fn odd_200_json_bodies_are_reported_as_such() {
+    let cases = [
+        ("null", "empty body (null)"),
+        ("", "empty body"),
+        ("{}", "not a Response object: {}"),
+        ("[1,2]", "not a Response object: [1,2]"),
+        ("\"ok\"", "not a Response object: \"ok\""),
+    ];
+    for (body, needle) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let e = call(test_config(&format!("{}/v1", server.uri())), false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, OpenAiError::UnexpectedResponse { .. }),
+            "{body}: {e:?}"
+        );
+        let m = e.user_message();
+        assert!(m.contains(needle), "{body}: {m}");
+        assert!(
+            m.contains("answered 200") || m.contains("not a Response"),
+            "{m}"
+        );
+    }
+    // An error envelope with 200 is classified like the error it is.
+    let server = MockServer::start().await;
+    mount_status(
+        &server,
+        200,
+        err_body(
+            "quota gone",
+            "insufficient_quota",
+            Some("insufficient_quota"),
+            None,
+        ),
+        1,
+    )
+    .await;
+    let e = call(test_config(&format!("{}/v1", server.uri())), false)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OpenAiError::Quota { .. }), "{e:?}");
+}

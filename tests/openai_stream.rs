@@ -63,7 +63,8 @@ async fn dripped_stream_with_crlf_and_unknown_events_completes() {
     );
 }
 
-/// C-7: keep-alive comments do not reset the idle timer; after an event no retry.
+/// C-7: keep-alive comments do not reset the idle timer. The stall came after an
+/// event but before output, so the request is re-issued exactly once (§4.3).
 #[tokio::test]
 async fn c7_idle_stream_with_keepalives_stalls() {
     let mut script = vec![sse_head(), created_frame()];
@@ -77,9 +78,13 @@ async fn c7_idle_stream_with_keepalives_stalls() {
     let e = r.unwrap_err();
     assert_eq!(e, OpenAiError::StreamStalled);
     assert!(e.user_message().contains("stalled"));
-    assert!(start.elapsed() >= Duration::from_millis(480));
-    assert_eq!(ev.len(), 1);
-    assert_eq!(server.rec.count(), 1);
+    assert!(start.elapsed() >= Duration::from_millis(960));
+    let created = ev
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::Created { .. }))
+        .count();
+    assert_eq!(created, 2, "{ev:?}");
+    assert_eq!(server.rec.count(), 2);
 }
 
 /// A stall before any event is retried (nothing was shown yet).
@@ -97,33 +102,45 @@ async fn stall_before_first_event_is_retried() {
     assert_eq!(server.rec.count(), 2);
 }
 
-/// C-8: deltas then EOF: StreamEnded, nothing partial returned, not retried.
+/// C-8: a cut stream is StreamEnded and nothing partial is returned. After output it
+/// is not resent; before any output it is re-issued once (and cut again here).
 #[tokio::test]
 async fn c8_truncated_stream_ends_without_partial() {
-    let cases: Vec<Vec<Step>> = vec![
-        vec![
-            sse_head(),
-            created_frame(),
-            delta_frame("partial "),
-            delta_frame("text"),
-            Step::Close,
-        ],
+    let cases: Vec<(usize, Vec<Step>)> = vec![
+        (
+            1,
+            vec![
+                sse_head(),
+                created_frame(),
+                delta_frame("partial "),
+                delta_frame("text"),
+                Step::Close,
+            ],
+        ),
         // Cut inside a UTF-8 sequence of a frame.
-        vec![
-            sse_head(),
-            created_frame(),
-            Step::Send(b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"\xc3".to_vec()),
-            Step::Close,
-        ],
+        (
+            2,
+            vec![
+                sse_head(),
+                created_frame(),
+                Step::Send(
+                    b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"\xc3".to_vec(),
+                ),
+                Step::Close,
+            ],
+        ),
         // Cut mid-JSON of the terminal event.
-        vec![
-            sse_head(),
-            created_frame(),
-            send("data: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"sta"),
-            Step::Close,
-        ],
+        (
+            2,
+            vec![
+                sse_head(),
+                created_frame(),
+                send("data: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"sta"),
+                Step::Close,
+            ],
+        ),
     ];
-    for script in cases {
+    for (attempts, script) in cases {
         let server = ScriptServer::start(vec![script]).await;
         let (r, ev) = run(&server, |_| {}).await;
         let e = r.unwrap_err();
@@ -132,8 +149,8 @@ async fn c8_truncated_stream_ends_without_partial() {
         assert!(!ev.is_empty());
         assert_eq!(
             server.rec.count(),
-            1,
-            "a stream that produced events is not resent"
+            attempts,
+            "resent after output, or more than once"
         );
     }
 }
@@ -429,4 +446,210 @@ async fn trace_logs_never_contain_the_key() {
     let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
     assert!(logs.contains("retrying POST /responses"), "{logs}");
     assert!(!logs.contains("TESTSENTINEL"), "key in logs:\n{logs}");
+}
+
+/// A LiteLLM-wrapped upstream code in an `error` or `response.failed` event decides
+/// the variant, like in an HTTP body.
+#[tokio::test]
+async fn wrapped_codes_in_stream_events() {
+    let inner = r#"{"error": {"message": "Previous response with id 'resp_x' not found.", "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}"#;
+    let message = format!("litellm.BadRequestError: OpenAIException - {inner}");
+    let error_event = serde_json::json!({"type":"error","error":{"message":message,"type":null,"param":null,"code":"400"}});
+    let failed = serde_json::json!({"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"400","message":message}}});
+    for ev in [error_event, failed] {
+        let server = ScriptServer::start(vec![terminal(&ev.to_string())]).await;
+        let (r, _) = run(&server, |_| {}).await;
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, OpenAiError::PreviousResponseNotFound { .. }),
+            "{ev}: {e:?}"
+        );
+        assert_eq!(server.rec.count(), 1);
+    }
+}
+
+/// Odd gateway answers are reported as what they are, with the gateway's own words.
+#[tokio::test]
+async fn odd_stream_answers_are_reported_as_such() {
+    let cases: Vec<(Vec<Step>, &str)> = vec![
+        (
+            terminal(r#"{"type":"error","message":"upstream overloaded, sorry"}"#),
+            "error event without a code: upstream overloaded, sorry",
+        ),
+        (
+            terminal(r#"{"type":"error"}"#),
+            "error event without a code or a message",
+        ),
+        (
+            terminal(r#"{"type":"error","error":{"message":null}}"#),
+            "error event without a code or a message",
+        ),
+        (
+            vec![sse_head(), send(": keep-alive\n\n: still here\n\n")],
+            "the event stream had no data lines: : keep-alive : still here",
+        ),
+        (
+            vec![sse_head(), send("Internal proxy error\nplease retry")],
+            "the event stream had no data lines: Internal proxy error please retry",
+        ),
+    ];
+    for (script, needle) in cases {
+        let server = ScriptServer::start(vec![script]).await;
+        let (r, _) = run(&server, |_| {}).await;
+        let e = r.unwrap_err();
+        let m = e.user_message();
+        assert!(m.contains(needle), "{e:?} -> {m}");
+        assert!(!m.contains("closed before"), "{m}");
+        assert_eq!(server.rec.count(), 1, "{m}");
+    }
+}
+
+/// A 4xx reported inside a stream is final: it is not retried as if transient.
+#[tokio::test]
+async fn in_stream_client_errors_are_not_retried() {
+    let cases = [
+        r#"{"type":"error","error":{"type":"invalid_request_error","message":"bad input"}}"#,
+        r#"{"type":"error","status":400,"message":"bad input"}"#,
+        r#"{"type":"error","status":"422","message":"bad input"}"#,
+        r#"{"type":"error","error":{"status":400,"message":"bad input"}}"#,
+        r#"{"type":"error","code":"invalid_value","message":"bad input"}"#,
+        r#"{"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"invalid_prompt","message":"flagged"}}}"#,
+        r#"{"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"400","message":"bad"}}}"#,
+    ];
+    for json in cases {
+        let server = ScriptServer::start(vec![terminal(json)]).await;
+        let (r, _) = run(&server, |c| c.max_retries = 2).await;
+        let e = r.unwrap_err();
+        assert!(!e.is_retryable(), "{json} -> {e:?}");
+        assert!(
+            matches!(e, OpenAiError::BadRequest { .. }),
+            "{json} -> {e:?}"
+        );
+        assert_eq!(server.rec.count(), 1, "{json} was retried");
+    }
+}
+
+/// §4.3: a stream that ends or stalls after events but before any output is re-issued
+/// once, and only once, even with retries to spare.
+#[tokio::test]
+async fn cut_before_output_is_reissued_once() {
+    // Ends after `created`, then a clean second attempt.
+    let server = ScriptServer::start(vec![
+        vec![sse_head(), created_frame(), Step::Close],
+        vec![sse_head(), created_frame(), completed_frame("again")],
+    ])
+    .await;
+    let (r, _) = run(&server, |c| c.max_retries = 2).await;
+    assert_eq!(r.unwrap().output_text(), "again");
+    assert_eq!(server.rec.count(), 2);
+
+    // Every attempt ends after `created`: one re-issue, not max_retries of them.
+    let server = ScriptServer::start(vec![vec![sse_head(), created_frame(), Step::Close]]).await;
+    let (r, _) = run(&server, |c| c.max_retries = 2).await;
+    assert_eq!(r.unwrap_err(), OpenAiError::StreamEnded);
+    assert_eq!(server.rec.count(), 2);
+
+    // Every attempt stalls after `created`.
+    let server =
+        ScriptServer::start(vec![vec![sse_head(), created_frame(), sleep_ms(5_000)]]).await;
+    let (r, _) = run(&server, |c| {
+        c.max_retries = 2;
+        c.idle_timeout = Duration::from_millis(300);
+    })
+    .await;
+    assert_eq!(r.unwrap_err(), OpenAiError::StreamStalled);
+    assert_eq!(server.rec.count(), 2);
+
+    // After output: not resent, even though retries are left.
+    let server = ScriptServer::start(vec![vec![
+        sse_head(),
+        created_frame(),
+        delta_frame("x"),
+        sleep_ms(5_000),
+    ]])
+    .await;
+    let (r, _) = run(&server, |c| {
+        c.max_retries = 2;
+        c.idle_timeout = Duration::from_millis(300);
+    })
+    .await;
+    assert_eq!(r.unwrap_err(), OpenAiError::StreamStalled);
+    assert_eq!(server.rec.count(), 1);
+}
+
+/// `timeout` bounds the whole request, not each attempt: a gateway that hangs every
+/// attempt gets one attempt within the deadline, not max_retries + 1 of them.
+#[tokio::test]
+async fn timeout_bounds_all_attempts() {
+    let server = ScriptServer::start(vec![vec![Step::HoldUntilClosed]]).await;
+    let start = Instant::now();
+    let (r, _) = run(&server, |c| {
+        c.timeout = Duration::from_secs(1);
+        c.max_retries = 2;
+    })
+    .await;
+    let e = r.unwrap_err();
+    assert!(matches!(e, OpenAiError::Timeout { .. }), "{e:?}");
+    assert_eq!(server.rec.count(), 1, "attempts after the deadline");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // Waits count too: a 0.6 s hint twice does not fit in 1 s, so the second 503 is
+    // reported at once instead of waiting past the deadline.
+    let busy = "HTTP/1.1 503 Service Unavailable\r\nretry-after-ms: 600\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let server = ScriptServer::start(vec![vec![send(busy)]]).await;
+    let (r, ev) = run(&server, |c| {
+        c.timeout = Duration::from_secs(1);
+        c.max_retries = 5;
+    })
+    .await;
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, OpenAiError::Server { status: 503, .. }),
+        "{e:?}"
+    );
+    assert_eq!(server.rec.count(), 2);
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, StreamEvent::Retrying { .. }))
+            .count(),
+        1
+    );
+}
+
+/// Waits between attempts are announced to `on_event` with the wait and a short reason.
+#[tokio::test]
+async fn retry_waits_are_announced() {
+    let limited = "HTTP/1.1 429 Too Many Requests\r\nretry-after-ms: 200\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+    let busy = "HTTP/1.1 503 Service Unavailable\r\nretry-after-ms: 50\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    let server = ScriptServer::start(vec![
+        vec![send(limited)],
+        vec![send(busy)],
+        vec![sse_head(), Step::Close],
+        vec![sse_head(), created_frame(), completed_frame("done")],
+    ])
+    .await;
+    let (r, ev) = run(&server, |c| c.max_retries = 3).await;
+    assert_eq!(r.unwrap().output_text(), "done");
+    let retrying: Vec<(Duration, String)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::Retrying { wait, reason } => Some((*wait, reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retrying.len(), 3, "{ev:?}");
+    assert_eq!(
+        retrying[0],
+        (Duration::from_millis(200), "rate limited".to_owned())
+    );
+    assert_eq!(
+        retrying[1],
+        (Duration::from_millis(50), "server error 503".to_owned())
+    );
+    assert_eq!(retrying[2].1, "connection dropped");
+    assert!(retrying[2].0 <= Duration::from_secs(8));
 }

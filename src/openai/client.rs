@@ -10,7 +10,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::error::{ApiErrorInfo, OpenAiError, clean_message, clean_message_with_key};
+use super::error::{ApiErrorInfo, OpenAiError, clean_message, clean_message_with_key, scrub};
 use super::key::ApiKey;
 use super::retry;
 use super::sse::{SseDecoder, StreamEvent};
@@ -25,7 +25,8 @@ const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
 pub struct ClientConfig {
     pub base_url: String,
     pub api_key: Option<ApiKey>,
-    /// Bound on one attempt, from sending to the terminal event.
+    /// Bound on the whole request: every attempt and every wait between attempts
+    /// (`timeoutSecs`). A retry that could not finish in time is not started.
     pub timeout: Duration,
     /// Bound between two SSE events; `:` keep-alive comments do not count.
     pub idle_timeout: Duration,
@@ -51,20 +52,58 @@ impl ClientConfig {
     }
 }
 
+/// Whether requests to an endpoint may go through a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyPolicy {
+    /// Connect straight to the host, whatever the environment says.
+    Direct,
+    /// Use the proxy the environment names, unless `NO_PROXY` excludes the host.
+    FromEnvironment,
+}
+
+/// How a proxy is chosen:
+///
+/// 1. A loopback endpoint (`localhost`, 127.0.0.0/8, `::1`) never uses a proxy: the
+///    gateway runs on this machine, and a proxy would receive the `Authorization`
+///    header of a request that was meant never to leave it.
+/// 2. A plain `http://` endpoint never uses a proxy: the request, key included, would
+///    cross the proxy in clear text. (`responses_endpoint` only allows http:// for
+///    loopback anyway; this holds even if that rule changes.)
+/// 3. Otherwise (https:// to another host) reqwest's system proxy applies: `HTTPS_PROXY`
+///    / `ALL_PROXY` (and the OS settings on macOS/Windows), skipped for hosts matched by
+///    `NO_PROXY` / `no_proxy`. The request is tunnelled with `CONNECT`, so TLS runs end
+///    to end and the proxy never sees the key.
+pub fn proxy_policy(endpoint: &Url) -> ProxyPolicy {
+    let loopback = endpoint.host_str().is_some_and(is_loopback);
+    if loopback || endpoint.scheme() != "https" {
+        ProxyPolicy::Direct
+    } else {
+        ProxyPolicy::FromEnvironment
+    }
+}
+
 /// The only place a `reqwest::Client` is built (clippy.toml forbids the others): the
-/// ring provider must be installed first, and redirects are never followed so the key is
-/// never replayed to another host.
+/// ring provider must be installed first, redirects are never followed so the key is
+/// never replayed to another host, and the proxy follows [`proxy_policy`] for
+/// `endpoint`.
 #[allow(clippy::disallowed_methods)]
-pub fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, OpenAiError> {
+pub fn http_client(
+    connect_timeout: Duration,
+    endpoint: &Url,
+) -> Result<reqwest::Client, OpenAiError> {
     // Err only means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| OpenAiError::ClientSetup {
-            message: clean_message(&e.to_string()),
-        })
+        .redirect(reqwest::redirect::Policy::none());
+    match proxy_policy(endpoint) {
+        ProxyPolicy::Direct => builder = builder.no_proxy(),
+        // reqwest's default: the environment's proxies, minus NO_PROXY.
+        ProxyPolicy::FromEnvironment => {}
+    }
+    builder.build().map_err(|e| OpenAiError::ClientSetup {
+        message: clean_message(&e.to_string()),
+    })
 }
 
 /// Checks the scheme and host and returns `{base}/responses`.
@@ -129,27 +168,46 @@ struct Inner {
 /// Why one attempt failed, and whether another attempt may help.
 struct AttemptError {
     err: OpenAiError,
-    retry: bool,
+    retry: Retry,
     /// Server-requested delay before the next attempt.
     hint: Option<Duration>,
+}
+
+/// Whether a failed attempt may be sent again (always within `max_retries` and the
+/// whole-request deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    No,
+    /// Transient, or nothing of the answer had arrived yet.
+    Yes,
+    /// The stream ended or stalled after some events but before any output: re-issued
+    /// at most once per request (reliability.md §4.3).
+    Reissue,
+}
+
+impl Retry {
+    fn when(cond: bool) -> Self {
+        if cond { Self::Yes } else { Self::No }
+    }
 }
 
 impl AttemptError {
     fn fatal(err: OpenAiError) -> Self {
         Self {
             err,
-            retry: false,
+            retry: Retry::No,
             hint: None,
         }
     }
 }
 
-/// What the attempt saw of the stream, readable after a timeout dropped the attempt.
+/// What the attempt saw of the stream.
 #[derive(Default)]
 struct Progress {
-    /// Any event at all: after that, a drop or stall is not retried.
+    /// Any event at all: a drop or stall after that is re-issued only once.
     events: bool,
-    /// Output the user may have seen: after that, even a clean failure is not retried.
+    /// Output the user may have seen (`TextDelta`/`FunctionArgsDelta`): after that
+    /// nothing is resent, so progress text is never duplicated.
     output: bool,
 }
 
@@ -157,7 +215,7 @@ impl ResponsesClient {
     /// Refuses `http://` to non-loopback hosts before anything is sent.
     pub fn new(cfg: ClientConfig) -> Result<Self, OpenAiError> {
         let endpoint = responses_endpoint(&cfg.base_url)?;
-        let http = http_client(cfg.connect_timeout)?;
+        let http = http_client(cfg.connect_timeout, &endpoint)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -182,7 +240,11 @@ impl ResponsesClient {
     ///
     /// Retries never follow streamed output: an attempt that already produced a
     /// `TextDelta`/`FunctionArgsDelta` is never resent, so progress text is never
-    /// duplicated. A resent attempt may repeat `Created`/`Other` events.
+    /// duplicated. A stream that ends or stalls after other events but before any
+    /// output is re-issued once; one that breaks before any event is retried like a
+    /// connection error. A resent attempt may repeat `Created`/`Other` events.
+    /// Before each wait between attempts `on_event` gets [`StreamEvent::Retrying`].
+    /// `ClientConfig::timeout` bounds the whole call, waits included.
     pub async fn create(
         &self,
         req: &CreateResponse,
@@ -213,21 +275,27 @@ impl ResponsesClient {
         on_event: &mut (dyn FnMut(&StreamEvent) + Send),
     ) -> Result<ResponseObject, OpenAiError> {
         let cfg = &self.inner.cfg;
+        // One deadline for all attempts and waits. A timeout too large to represent
+        // means no deadline in practice.
+        let deadline = after(cfg.timeout);
         let mut retry_no = 0u32;
+        let mut reissued = false;
         loop {
             tracing::debug!(attempt = retry_no + 1, stream, "POST /responses");
             let mut progress = Progress::default();
             let attempt = self.attempt(key, &body, stream, &mut progress, on_event);
-            let failure = match tokio::time::timeout(cfg.timeout, attempt).await {
+            let failure = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Ok(resp)) => return Ok(resp),
                 Ok(Err(f)) => f,
-                Err(_) => AttemptError {
-                    err: OpenAiError::Timeout { what: "response" },
-                    retry: !progress.events,
-                    hint: None,
-                },
+                Err(_) => return Err(OpenAiError::Timeout { what: "response" }),
             };
-            if !failure.retry || retry_no >= cfg.max_retries {
+            match failure.retry {
+                Retry::No => return Err(failure.err),
+                Retry::Reissue if reissued => return Err(failure.err),
+                Retry::Reissue => reissued = true,
+                Retry::Yes => {}
+            }
+            if retry_no >= cfg.max_retries {
                 return Err(failure.err);
             }
             let wait = match failure.hint {
@@ -238,11 +306,23 @@ impl ResponsesClient {
                 Some(h) if !h.is_zero() => h,
                 _ => retry::backoff(retry_no),
             };
+            // A retry that could not even start before the deadline is not worth the wait.
+            if Instant::now()
+                .checked_add(wait)
+                .is_none_or(|t| t >= deadline)
+            {
+                tracing::debug!(wait_ms = wait.as_millis() as u64, "no time left to retry");
+                return Err(failure.err);
+            }
             tracing::warn!(
                 error = %failure.err,
                 wait_ms = wait.as_millis() as u64,
                 "retrying POST /responses"
             );
+            on_event(&StreamEvent::Retrying {
+                wait,
+                reason: retry_reason(&failure.err),
+            });
             // Cancellable: `create` drops this future when the token fires.
             tokio::time::sleep(wait).await;
             retry_no += 1;
@@ -274,7 +354,8 @@ impl ResponsesClient {
         );
         let resp = rb.send().await.map_err(|e| transport_error(&e, key))?;
         let status = resp.status().as_u16();
-        let request_id = header_str(resp.headers(), "x-request-id").map(|s| clean_message(&s));
+        let request_id = header_str(resp.headers(), "x-request-id")
+            .map(|s| clean_message_with_key(&s, Some(key)));
         tracing::debug!(
             status,
             request_id = request_id.as_deref(),
@@ -305,17 +386,13 @@ impl ResponsesClient {
             let bytes = read_capped(resp, MAX_JSON_BODY)
                 .await
                 .map_err(|e| retry_if_empty(transport_error(&e, key).err, progress))?;
-            let obj: ResponseObject = serde_json::from_slice(&bytes).map_err(|e| {
-                AttemptError::fatal(OpenAiError::UnexpectedResponse {
-                    message: format!("the JSON body is not a Response object ({e})"),
-                })
-            })?;
-            finish_response(obj, progress)
+            let obj = json_response(&bytes, status, key, progress)?;
+            finish_response(obj, progress, key)
         } else {
             let shown = if content_type.is_empty() {
                 "no content type".to_owned()
             } else {
-                clean_message(&content_type)
+                clean_message_with_key(&content_type, Some(key))
             };
             Err(AttemptError::fatal(OpenAiError::UnexpectedResponse {
                 message: format!(
@@ -335,50 +412,68 @@ impl ResponsesClient {
     ) -> Result<ResponseObject, AttemptError> {
         let idle = self.inner.cfg.idle_timeout;
         let mut decoder = SseDecoder::new();
-        let mut idle_deadline = Instant::now() + idle;
+        // The start of the body, to quote when it turns out not to be an event stream.
+        let mut head: Vec<u8> = Vec::new();
+        let mut idle_deadline = after(idle);
         loop {
             let chunk = match tokio::time::timeout_at(idle_deadline, resp.chunk()).await {
-                Err(_) => {
-                    return Err(AttemptError {
-                        err: OpenAiError::StreamStalled,
-                        retry: !progress.events,
-                        hint: None,
-                    });
-                }
+                Err(_) => return Err(stream_broken(OpenAiError::StreamStalled, progress)),
                 Ok(Err(e)) => {
                     tracing::debug!(error = %e, "stream read failed");
                     return Err(stream_cut(progress));
                 }
                 Ok(Ok(c)) => c,
             };
+            if let Some(bytes) = &chunk
+                && head.len() < QUOTED_BYTES
+            {
+                let room = QUOTED_BYTES - head.len();
+                head.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
             let events = match chunk {
-                Some(bytes) => decoder.push(&bytes).map_err(AttemptError::fatal)?,
+                Some(bytes) => decoder
+                    .push(&bytes)
+                    .map_err(|e| AttemptError::fatal(rescrub(e, key)))?,
                 // EOF: a cut-off JSON payload is a truncation, not a malformed stream.
-                None => match std::mem::take(&mut decoder).finish() {
-                    Ok(ev) if ev.iter().any(StreamEvent::is_terminal) => ev,
-                    _ => return Err(stream_cut(progress)),
-                },
+                None => {
+                    let saw_data = decoder.saw_data();
+                    match std::mem::take(&mut decoder).finish() {
+                        Ok(ev) if ev.iter().any(StreamEvent::is_terminal) => ev,
+                        // Comments or plain text under an event-stream content type: a
+                        // gateway (or a page in front of it) that does not speak SSE.
+                        _ if !saw_data && !head.is_empty() => {
+                            return Err(AttemptError::fatal(OpenAiError::UnexpectedResponse {
+                                message: format!(
+                                    "the event stream had no data lines: {}",
+                                    quote(&head, key)
+                                ),
+                            }));
+                        }
+                        _ => return Err(stream_cut(progress)),
+                    }
+                }
             };
             if !events.is_empty() {
-                idle_deadline = Instant::now() + idle;
+                idle_deadline = after(idle);
             }
             for ev in events {
                 progress.events = true;
+                let ev = redact_event(ev, key);
                 on_event(&ev);
                 match ev {
                     StreamEvent::TextDelta(_) | StreamEvent::FunctionArgsDelta(_) => {
                         progress.output = true;
                     }
-                    StreamEvent::Completed(obj) => return finish_response(obj, progress),
+                    StreamEvent::Completed(obj) => return finish_response(obj, progress, key),
                     StreamEvent::Incomplete(obj) => {
-                        return Err(AttemptError::fatal(incomplete(&obj)));
+                        return Err(AttemptError::fatal(incomplete(&obj, key)));
                     }
                     StreamEvent::Failed(obj) => {
                         let e = obj.error.unwrap_or_default();
                         return Err(classified(
                             ApiErrorInfo {
-                                code: e.code,
-                                message: clean_message_with_key(&e.message, Some(key)),
+                                code: clean_opt(e.code, key),
+                                message: scrub(&e.message, Some(key)),
                                 ..Default::default()
                             },
                             progress,
@@ -393,23 +488,35 @@ impl ResponsesClient {
                     } => {
                         return Err(classified(
                             ApiErrorInfo {
-                                // The nested shape carries the HTTP status the error would
-                                // have had; classify by it like a real answer.
+                                // The nested or flat status is the HTTP status the error
+                                // would have had; classify by it like a real answer.
                                 status: status.filter(|s| *s >= 400),
-                                code,
-                                kind,
-                                param,
-                                message: clean_message_with_key(&message, Some(key)),
+                                code: clean_opt(code, key),
+                                kind: clean_opt(kind, key),
+                                param: clean_opt(param, key),
+                                message: scrub(&message, Some(key)),
+                                from_error_event: true,
                                 ..Default::default()
                             },
                             progress,
                         ));
                     }
-                    StreamEvent::Created { .. } | StreamEvent::Other => {}
+                    StreamEvent::Created { .. }
+                    | StreamEvent::Other
+                    | StreamEvent::Retrying { .. } => {}
                 }
             }
         }
     }
+}
+
+/// `now + d`; a duration too large to represent (a huge setting) means "a year", which
+/// is no deadline in practice, instead of an overflow panic.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// A clean terminal failure (`response.failed`, `error`) is retried per its class unless
@@ -417,9 +524,27 @@ impl ResponsesClient {
 fn classified(info: ApiErrorInfo, progress: &Progress) -> AttemptError {
     let (err, hint) = classify_with_hint(info);
     AttemptError {
-        retry: err.is_retryable() && !progress.output,
+        retry: Retry::when(err.is_retryable() && !progress.output),
         err,
         hint,
+    }
+}
+
+/// Short words for "retrying in N s because …" (StreamEvent::Retrying).
+fn retry_reason(err: &OpenAiError) -> String {
+    match err {
+        OpenAiError::RateLimited { .. } => "rate limited".to_owned(),
+        OpenAiError::Server { status, .. } => format!("server error {status}"),
+        OpenAiError::Connect { .. } => "connection failed".to_owned(),
+        OpenAiError::Timeout { what } => format!("timed out waiting for the {what}"),
+        OpenAiError::StreamEnded => "connection dropped".to_owned(),
+        OpenAiError::StreamStalled => "stream stalled".to_owned(),
+        OpenAiError::Failed { code: Some(c), .. } => format!("model failed ({c})"),
+        OpenAiError::Failed { code: None, .. } => "model failed".to_owned(),
+        OpenAiError::BadRequest { status, .. } | OpenAiError::Auth { status, .. } => {
+            format!("gateway error {status}")
+        }
+        _ => "gateway error".to_owned(),
     }
 }
 
@@ -434,30 +559,43 @@ fn classify_with_hint(info: ApiErrorInfo) -> (OpenAiError, Option<Duration>) {
     (err, hint)
 }
 
-/// The connection dropped or the stream ended early: resend only if nothing arrived.
+/// The connection dropped or the stream ended early.
 fn stream_cut(progress: &Progress) -> AttemptError {
+    stream_broken(OpenAiError::StreamEnded, progress)
+}
+
+/// A stream that ended or stalled: retried if nothing arrived, re-issued once if only
+/// non-output events arrived, never resent after output.
+fn stream_broken(err: OpenAiError, progress: &Progress) -> AttemptError {
+    let retry = if progress.output {
+        Retry::No
+    } else if progress.events {
+        Retry::Reissue
+    } else {
+        Retry::Yes
+    };
     AttemptError {
-        err: OpenAiError::StreamEnded,
-        retry: !progress.events,
+        err,
+        retry,
         hint: None,
     }
 }
 
 fn retry_if_empty(err: OpenAiError, progress: &Progress) -> AttemptError {
     AttemptError {
-        retry: err.is_retryable() && !progress.events,
+        retry: Retry::when(err.is_retryable() && !progress.events),
         err,
         hint: None,
     }
 }
 
-fn incomplete(obj: &ResponseObject) -> OpenAiError {
+fn incomplete(obj: &ResponseObject, key: &ApiKey) -> OpenAiError {
     OpenAiError::Incomplete {
         reason: obj
             .incomplete_details
             .as_ref()
             .and_then(|d| d.reason.clone())
-            .map(|r| clean_message(&r))
+            .map(|r| clean_message_with_key(&r, Some(key)))
             .unwrap_or_else(|| "unknown".to_owned()),
     }
 }
@@ -466,15 +604,16 @@ fn incomplete(obj: &ResponseObject) -> OpenAiError {
 fn finish_response(
     obj: ResponseObject,
     progress: &Progress,
+    key: &ApiKey,
 ) -> Result<ResponseObject, AttemptError> {
     match obj.status.as_deref() {
-        Some("incomplete") => Err(AttemptError::fatal(incomplete(&obj))),
+        Some("incomplete") => Err(AttemptError::fatal(incomplete(&obj, key))),
         Some("failed") => {
             let e = obj.error.unwrap_or_default();
             Err(classified(
                 ApiErrorInfo {
-                    code: e.code,
-                    message: clean_message(&e.message),
+                    code: clean_opt(e.code, key),
+                    message: scrub(&e.message, Some(key)),
                     ..Default::default()
                 },
                 progress,
@@ -485,6 +624,143 @@ fn finish_response(
             message: "the response was cancelled on the server".to_owned(),
         })),
         _ => Ok(obj),
+    }
+}
+
+/// How much of an odd body is quoted in the message about it.
+const QUOTED_BYTES: usize = 200;
+
+/// The start of a body, fit for a message.
+fn quote(bytes: &[u8], key: &ApiKey) -> String {
+    let cut = &bytes[..bytes.len().min(QUOTED_BYTES)];
+    clean_message_with_key(&String::from_utf8_lossy(cut), Some(key))
+}
+
+/// A 2xx JSON body -> a Response object, or an error that says what came instead:
+/// nothing, `null`, an error envelope, or some other JSON.
+fn json_response(
+    bytes: &[u8],
+    status: u16,
+    key: &ApiKey,
+    progress: &Progress,
+) -> Result<ResponseObject, AttemptError> {
+    let unexpected = |message: String| {
+        AttemptError::fatal(OpenAiError::UnexpectedResponse {
+            message: clean_message_with_key(&message, Some(key)),
+        })
+    };
+    if bytes.trim_ascii().is_empty() {
+        return Err(unexpected(format!(
+            "the gateway answered {status} with an empty body"
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        unexpected(format!(
+            "the JSON body is not a Response object ({e}): {}",
+            quote(bytes, key)
+        ))
+    })?;
+    let object = match &value {
+        serde_json::Value::Null => {
+            return Err(unexpected(format!(
+                "the gateway answered {status} with an empty body (null)"
+            )));
+        }
+        serde_json::Value::Object(o) => o,
+        _ => {
+            return Err(unexpected(format!(
+                "the gateway answered {status} with JSON that is not a Response object: {}",
+                quote(bytes, key)
+            )));
+        }
+    };
+    let looks_like_response = ["id", "object", "output", "status"]
+        .iter()
+        .any(|k| object.contains_key(*k));
+    if !looks_like_response {
+        // Some gateways answer 200 with an error envelope.
+        if let Ok(ErrorEnvelope { error }) = serde_json::from_value::<ErrorEnvelope>(value.clone())
+        {
+            return Err(classified(
+                ApiErrorInfo {
+                    code: clean_opt(json_code(error.code), key),
+                    kind: clean_opt(error.kind, key),
+                    param: clean_opt(error.param, key),
+                    message: scrub(error.message.as_deref().unwrap_or(""), Some(key)),
+                    ..Default::default()
+                },
+                progress,
+            ));
+        }
+        return Err(unexpected(format!(
+            "the gateway answered {status} with JSON that is not a Response object: {}",
+            quote(bytes, key)
+        )));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        unexpected(format!(
+            "the JSON body is not a Response object ({e}): {}",
+            quote(bytes, key)
+        ))
+    })
+}
+
+/// Codes are strings in the spec, but numbers occur in the wild.
+fn json_code(code: Option<serde_json::Value>) -> Option<String> {
+    match code {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    }
+}
+
+/// A short gateway-provided field (code, type, param), cleaned like a message.
+fn clean_opt(v: Option<String>, key: &ApiKey) -> Option<String> {
+    v.map(|v| clean_message_with_key(&v, Some(key)))
+}
+
+/// Errors built in `sse.rs` carry gateway text that was not yet cleared of the key.
+fn rescrub(e: OpenAiError, key: &ApiKey) -> OpenAiError {
+    match e {
+        OpenAiError::MalformedStream { message } => OpenAiError::MalformedStream {
+            message: clean_message_with_key(&message, Some(key)),
+        },
+        other => other,
+    }
+}
+
+/// The key out of what `on_event` sees: gateway text in error and failure events.
+fn redact_event(ev: StreamEvent, key: &ApiKey) -> StreamEvent {
+    let fix_obj = |mut obj: ResponseObject| {
+        if let Some(e) = obj.error.as_mut() {
+            e.message = scrub(&e.message, Some(key));
+        }
+        if let Some(r) = obj
+            .incomplete_details
+            .as_mut()
+            .and_then(|d| d.reason.as_mut())
+        {
+            *r = scrub(r, Some(key));
+        }
+        obj
+    };
+    match ev {
+        StreamEvent::Error {
+            code,
+            message,
+            kind,
+            param,
+            status,
+        } => StreamEvent::Error {
+            code,
+            message: scrub(&message, Some(key)),
+            kind,
+            param,
+            status,
+        },
+        StreamEvent::Failed(obj) => StreamEvent::Failed(fix_obj(obj)),
+        StreamEvent::Incomplete(obj) => StreamEvent::Incomplete(fix_obj(obj)),
+        other => other,
     }
 }
 
@@ -504,7 +780,7 @@ fn transport_error(e: &reqwest::Error, key: &ApiKey) -> AttemptError {
         };
         return AttemptError {
             err: OpenAiError::Timeout { what },
-            retry: true,
+            retry: Retry::Yes,
             hint: None,
         };
     }
@@ -528,7 +804,7 @@ fn transport_error(e: &reqwest::Error, key: &ApiKey) -> AttemptError {
         err: OpenAiError::Connect {
             message: clean_message_with_key(&message, Some(key)),
         },
-        retry: true,
+        retry: Retry::Yes,
         hint: None,
     }
 }
@@ -601,17 +877,12 @@ async fn error_response(
     };
     match serde_json::from_str::<ErrorEnvelope>(&text) {
         Ok(ErrorEnvelope { error }) => {
-            info.code = match error.code {
-                Some(serde_json::Value::String(s)) => Some(s),
-                Some(serde_json::Value::Null) | None => None,
-                Some(other) => Some(other.to_string()),
-            };
-            info.kind = error.kind;
-            info.param = error.param;
-            info.message =
-                clean_message_with_key(error.message.as_deref().unwrap_or(""), Some(key));
+            info.code = clean_opt(json_code(error.code), key);
+            info.kind = clean_opt(error.kind, key);
+            info.param = clean_opt(error.param, key);
+            info.message = scrub(error.message.as_deref().unwrap_or(""), Some(key));
         }
-        Err(_) => info.message = clean_message_with_key(&text, Some(key)),
+        Err(_) => info.message = scrub(&text, Some(key)),
     }
     if info.message.is_empty() {
         info.message = format!("HTTP {status}");
@@ -626,7 +897,11 @@ async fn error_response(
         );
     let retry = retry::should_retry_header(&headers).unwrap_or(by_status);
     tracing::debug!(status, retry, error = %err, "error response");
-    AttemptError { err, retry, hint }
+    AttemptError {
+        err,
+        retry: Retry::when(retry),
+        hint,
+    }
 }
 
 #[cfg(test)]
@@ -672,5 +947,29 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(display_url("https://u:p@h/v1"), "https://h/v1");
+    }
+
+    #[test]
+    fn proxy_only_for_https_to_other_hosts() {
+        let policy = |u: &str| proxy_policy(&Url::parse(u).unwrap());
+        for direct in [
+            "http://127.0.0.1:8080/v1/responses",
+            "http://localhost/v1/responses",
+            "http://[::1]:9/v1/responses",
+            "https://127.0.0.1:8443/v1/responses",
+            "https://localhost/v1/responses",
+            "https://[::1]/v1/responses",
+            "https://127.9.9.9/v1/responses",
+            "http://gateway.example.com/v1/responses",
+        ] {
+            assert_eq!(policy(direct), ProxyPolicy::Direct, "{direct}");
+        }
+        for proxied in [
+            "https://api.openai.com/v1/responses",
+            "https://10.0.0.5/v1/responses",
+            "https://127.0.0.1.evil.com/v1/responses",
+        ] {
+            assert_eq!(policy(proxied), ProxyPolicy::FromEnvironment, "{proxied}");
+        }
     }
 }

@@ -56,6 +56,10 @@ pub enum OpenAiError {
     StreamEnded,
     #[error("response incomplete: {reason}")]
     Incomplete { reason: String },
+    /// The gateway reported an error without saying which: an SSE `error` event with no
+    /// code, type or status. `message` is its text (possibly empty).
+    #[error("the gateway sent an error event without a code: {message}")]
+    GatewayError { message: String },
     #[error("response failed ({code:?}): {message}")]
     Failed {
         code: Option<String>,
@@ -180,6 +184,12 @@ impl OpenAiError {
                 "content_filter" => "The answer was blocked by the content filter.".to_owned(),
                 other => format!("The model returned an incomplete answer ({other})."),
             },
+            Self::GatewayError { message } if message.is_empty() => "The gateway sent an error \
+                 event without a code or a message; nothing was applied."
+                .to_owned(),
+            Self::GatewayError { message } => format!(
+                "The gateway sent an error event without a code: {message}. Nothing was applied."
+            ),
             Self::Failed { code, message } => {
                 let code = code.as_deref().unwrap_or("unknown");
                 format!("The model failed ({code}): {message}. Retry later.")
@@ -237,26 +247,30 @@ pub fn clean_message(raw: &str) -> String {
     clean_message_with_key(raw, None)
 }
 
-/// Like [`clean_message`], and also removes the exact key (gateway keys need not start
-/// with `sk-`, and some gateways echo what they received).
+/// Like [`clean_message`], and also removes the key and any 8+ character piece of it
+/// (gateway keys need not start with `sk-`, and some gateways echo what they received).
+/// Scrubbing happens on the whole text, before truncation, so a cut cannot leave a
+/// prefix of the key behind.
 pub fn clean_message_with_key(raw: &str, key: Option<&ApiKey>) -> String {
-    let mut s = raw.to_owned();
-    if let Some(k) = key {
-        let k = k.expose();
-        if !k.is_empty() {
-            s = s.replace(k, "[REDACTED]");
-        }
-    }
+    truncate_chars(&scrub(raw, key), MAX_MESSAGE_CHARS)
+}
+
+/// [`clean_message_with_key`] without the truncation: for text that is still to be
+/// searched (classification) before it is cut.
+pub fn scrub(raw: &str, key: Option<&ApiKey>) -> String {
+    let mut s = match key {
+        Some(k) => k.redact(raw),
+        None => raw.to_owned(),
+    };
     for (re, rep) in TOKEN_PATTERNS.iter() {
         if re.is_match(&s) {
             s = re.replace_all(&s, *rep).into_owned();
         }
     }
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&s, MAX_MESSAGE_CHARS)
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn truncate_chars(s: &str, max: usize) -> String {
+pub(crate) fn truncate_chars(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
@@ -271,40 +285,100 @@ pub struct ApiErrorInfo {
     pub code: Option<String>,
     pub kind: Option<String>,
     pub param: Option<String>,
-    /// Already cleaned.
+    /// Scrubbed of the key ([`scrub`]) but not yet cut: classification reads all of it
+    /// (a wrapped upstream error can sit past the cut); `classify` cuts it.
     pub message: String,
     pub retry_after: Option<Duration>,
     pub request_id: Option<String>,
+    /// From an SSE `error` event, which without a code says nothing about its kind.
+    pub from_error_event: bool,
+}
+
+/// An error nested inside another's message, as proxies report upstream failures:
+/// LiteLLM's `litellm.BadRequestError: OpenAIException - {"error": {..., "code":
+/// "previous_response_not_found"}}`, or a Python-repr'd dict with single quotes.
+#[derive(Debug, Default, PartialEq)]
+struct Wrapped {
+    codes: Vec<String>,
+    params: Vec<String>,
+}
+
+/// `"code": "x"`, `'code': 'x'`, `\"code\": \"x\"` (and `type`, `param`) anywhere in a text:
+/// the fallback for nested errors that are not valid JSON (quoted, escaped, cut).
+static WRAPPED_FIELD: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r#"[\\"']*(code|type|param)[\\"']*\s*[:=]\s*[\\"']+([A-Za-z0-9_.-]+)"#).ok()
+});
+
+fn wrapped_errors(message: &str) -> Wrapped {
+    let mut w = Wrapped::default();
+    // Bounded: a message is at most the capped error body.
+    for caps in WRAPPED_FIELD
+        .iter()
+        .flat_map(|re| re.captures_iter(message))
+    {
+        let (Some(field), Some(value)) = (caps.get(1), caps.get(2)) else {
+            continue;
+        };
+        let value = value.as_str().to_owned();
+        match field.as_str() {
+            "param" => w.params.push(value),
+            _ => w.codes.push(value),
+        }
+    }
+    w
+}
+
+/// In-stream codes that describe a problem with the request itself: resending it
+/// unchanged cannot help.
+fn is_client_error_code(code: &str) -> bool {
+    code.starts_with("invalid_")
+        || code.ends_with("_not_found")
+        || code.starts_with("unsupported_")
+        || matches!(
+            code,
+            "bad_request" | "content_policy_violation" | "context_length_exceeded"
+        )
 }
 
 impl ApiErrorInfo {
     pub fn classify(self) -> OpenAiError {
-        let code = self.code.as_deref().unwrap_or("");
-        let kind = self.kind.as_deref().unwrap_or("");
-        let message = self.message;
-        if code == "insufficient_quota" || kind == "insufficient_quota" {
+        let wrapped = wrapped_errors(&self.message);
+        let outer = [self.code.as_deref(), self.kind.as_deref()];
+        let any_code = |c: &str| {
+            outer.iter().flatten().any(|o| *o == c) || wrapped.codes.iter().any(|w| w == c)
+        };
+        let full = self.message.as_str();
+        let message = truncate_chars(full, MAX_MESSAGE_CHARS);
+        if any_code("insufficient_quota") {
             return OpenAiError::Quota { message };
         }
-        if code == "context_length_exceeded" || message.contains("exceeds the context window") {
+        if any_code("context_length_exceeded") || full.contains("exceeds the context window") {
             return OpenAiError::ContextTooLong { message };
         }
         // Two shapes are seen: OpenAI's code, and the ChatGPT backend's
         // "Invalid `previous_response_id`." with code "invalid_request_error".
-        if code == "previous_response_not_found"
-            || message.contains("Invalid `previous_response_id`")
-            || (self.param.as_deref() == Some("previous_response_id")
-                && message.contains("not found"))
+        let about_previous = self.param.as_deref() == Some("previous_response_id")
+            || wrapped.params.iter().any(|p| p == "previous_response_id");
+        if any_code("previous_response_not_found")
+            || full.contains("Invalid `previous_response_id`")
+            || (about_previous && full.contains("not found"))
         {
             return OpenAiError::PreviousResponseNotFound { message };
         }
-        match self.status {
+        let code = self.code.as_deref().unwrap_or("");
+        // Proxies put the HTTP status in `code` ("400") where an event has no status.
+        let status = self
+            .status
+            .or_else(|| code.parse::<u16>().ok().filter(|s| (100..=599).contains(s)));
+        let rate_limited = |message: String| OpenAiError::RateLimited {
+            retry_after: self
+                .retry_after
+                .or_else(|| super::retry::parse_try_again_in(&message)),
+            message,
+        };
+        match status {
             Some(s @ (401 | 403)) => OpenAiError::Auth { status: s, message },
-            Some(429) => OpenAiError::RateLimited {
-                retry_after: self
-                    .retry_after
-                    .or_else(|| super::retry::parse_try_again_in(&message)),
-                message,
-            },
+            Some(429) => rate_limited(message),
             Some(s @ (408 | 409 | 500..=599)) => OpenAiError::Server {
                 status: s,
                 message,
@@ -318,24 +392,30 @@ impl ApiErrorInfo {
                 message,
                 code: self.code,
             },
-            // In-stream (no HTTP status, or a nonsense one): classify by code.
-            _ => match code {
-                "rate_limit_exceeded" => OpenAiError::RateLimited {
-                    retry_after: self
-                        .retry_after
-                        .or_else(|| super::retry::parse_try_again_in(&message)),
-                    message,
-                },
-                "invalid_prompt" | "invalid_request_error" => OpenAiError::BadRequest {
-                    status: 400,
-                    message,
-                    code: self.code,
-                },
-                _ => OpenAiError::Failed {
-                    code: self.code,
-                    message,
-                },
-            },
+            // In-stream (no HTTP status, or a nonsense one): classify by code, else type.
+            _ => {
+                let kind = self.kind.as_deref().unwrap_or("");
+                let by = if code.is_empty() { kind } else { code };
+                match by {
+                    "rate_limit_exceeded" => rate_limited(message),
+                    "invalid_api_key" | "authentication_error" => OpenAiError::Auth {
+                        status: 401,
+                        message,
+                    },
+                    c if is_client_error_code(c) || kind == "invalid_request_error" => {
+                        OpenAiError::BadRequest {
+                            status: 400,
+                            message,
+                            code: self.code.or(self.kind),
+                        }
+                    }
+                    "" if self.from_error_event => OpenAiError::GatewayError { message },
+                    _ => OpenAiError::Failed {
+                        code: self.code.or(self.kind),
+                        message,
+                    },
+                }
+            }
         }
     }
 }
@@ -404,6 +484,107 @@ mod tests {
             }
             e => panic!("{e:?}"),
         }
+    }
+
+    const LITELLM: &str = r#"litellm.BadRequestError: OpenAIException - {"error": {"message": "Previous response with id 'resp_x' not found.", "type": "invalid_request_error", "param": "previous_response_id", "code": "previous_response_not_found"}}"#;
+
+    fn wrapped(status: Option<u16>, code: Option<&str>, message: &str) -> OpenAiError {
+        ApiErrorInfo {
+            status,
+            code: code.map(str::to_owned),
+            message: message.to_owned(),
+            ..Default::default()
+        }
+        .classify()
+    }
+
+    /// Regression: LiteLLM's 400 wrapping an upstream error was a plain BadRequest, so
+    /// the chain was never reset.
+    #[test]
+    fn wrapped_upstream_errors() {
+        for status in [Some(400), None] {
+            assert!(
+                matches!(
+                    wrapped(status, Some("400"), LITELLM),
+                    OpenAiError::PreviousResponseNotFound { .. }
+                ),
+                "{status:?}"
+            );
+        }
+        let ctx = LITELLM
+            .replace("previous_response_not_found", "context_length_exceeded")
+            .replace("previous_response_id", "input");
+        assert!(matches!(
+            wrapped(Some(400), Some("400"), &ctx),
+            OpenAiError::ContextTooLong { .. }
+        ));
+        let quota = "litellm.RateLimitError: OpenAIException - {'error': {'message': 'You exceeded your current quota', 'type': 'insufficient_quota', 'param': None, 'code': 'insufficient_quota'}}";
+        assert!(matches!(
+            wrapped(Some(429), Some("429"), quota),
+            OpenAiError::Quota { .. }
+        ));
+        // Escaped once more inside a JSON string.
+        let escaped = r#"upstream: {\"error\": {\"code\": \"previous_response_not_found\"}}"#;
+        assert!(matches!(
+            wrapped(Some(400), None, escaped),
+            OpenAiError::PreviousResponseNotFound { .. }
+        ));
+        // The wrapped error past MAX_MESSAGE_CHARS is still found; the message is cut.
+        let long = format!("{} {LITELLM}", "x".repeat(400));
+        match wrapped(Some(400), Some("400"), &long) {
+            OpenAiError::PreviousResponseNotFound { message } => {
+                assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1)
+            }
+            e => panic!("{e:?}"),
+        }
+        // Without a wrapped code it stays a plain bad request.
+        assert!(matches!(
+            wrapped(Some(400), Some("400"), "litellm.BadRequestError: nope"),
+            OpenAiError::BadRequest { status: 400, .. }
+        ));
+    }
+
+    /// In-stream errors that describe the request are client errors, never retried.
+    #[test]
+    fn in_stream_client_errors_are_final() {
+        let ev = |code: Option<&str>, kind: Option<&str>| ApiErrorInfo {
+            code: code.map(str::to_owned),
+            kind: kind.map(str::to_owned),
+            message: "m".to_owned(),
+            from_error_event: true,
+            ..Default::default()
+        };
+        for (code, kind) in [
+            (Some("invalid_prompt"), None),
+            (Some("invalid_value"), None),
+            (None, Some("invalid_request_error")),
+            (Some("400"), None),
+            (Some("422"), None),
+            (Some("model_not_found"), None),
+            (Some("invalid_api_key"), None),
+        ] {
+            let e = ev(code, kind).classify();
+            assert!(!e.is_retryable(), "{code:?} {kind:?} -> {e:?}");
+        }
+        assert!(ev(Some("server_error"), None).classify().is_retryable());
+        assert!(ev(None, Some("server_error")).classify().is_retryable());
+        assert_eq!(
+            ev(None, None).classify(),
+            OpenAiError::GatewayError {
+                message: "m".into()
+            }
+        );
+        let empty = ApiErrorInfo {
+            from_error_event: true,
+            ..Default::default()
+        }
+        .classify();
+        assert!(!empty.is_retryable());
+        assert!(
+            empty.user_message().contains("without a code or a message"),
+            "{}",
+            empty.user_message()
+        );
     }
 
     #[test]

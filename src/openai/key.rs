@@ -1,5 +1,6 @@
 //! The API key: a secret type with no way to print it, read only from the environment.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -17,7 +18,59 @@ impl ApiKey {
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// `text` with the key, and every piece of it of [`MIN_KEY_PIECE`] or more bytes,
+    /// replaced by `[REDACTED]`. A gateway may echo the key whole, cut, or inside a
+    /// longer token; key shapes vary (`sk-…`, `gw-…`, JWTs), so no pattern is assumed.
+    /// Keys shorter than the piece length are only removed whole.
+    pub fn redact(&self, text: &str) -> String {
+        let key = self.expose().as_bytes();
+        if key.is_empty() {
+            return text.to_owned();
+        }
+        let n = MIN_KEY_PIECE.min(key.len());
+        let pieces: HashSet<&[u8]> = key.windows(n).collect();
+        let bytes = text.as_bytes();
+        // Byte ranges covered by some window of the key; any echoed piece of n or more
+        // bytes is a union of such windows.
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        for (i, w) in bytes.windows(n).enumerate() {
+            if !pieces.contains(w) {
+                continue;
+            }
+            match ranges.last_mut() {
+                Some((_, end)) if *end >= i => *end = i + n,
+                _ => ranges.push((i, i + n)),
+            }
+        }
+        if ranges.is_empty() {
+            return text.to_owned();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut pos = 0;
+        for (mut start, mut end) in ranges {
+            // A non-ASCII key could match inside a character: widen to whole characters.
+            while start > pos && !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            while end < text.len() && !text.is_char_boundary(end) {
+                end += 1;
+            }
+            if end <= pos {
+                continue;
+            }
+            start = start.max(pos);
+            out.push_str(text.get(pos..start).unwrap_or_default());
+            out.push_str("[REDACTED]");
+            pos = end.max(pos);
+        }
+        out.push_str(text.get(pos..).unwrap_or_default());
+        out
+    }
 }
+
+/// The shortest piece of the key that is still redacted when it appears on its own.
+pub const MIN_KEY_PIECE: usize = 8;
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,6 +127,26 @@ mod tests {
         let k = ApiKey::new("sk-proj-TESTSENTINEL".into());
         assert_eq!(format!("{k:?}"), "ApiKey([REDACTED])");
         assert_eq!(k.expose(), "sk-proj-TESTSENTINEL");
+    }
+
+    #[test]
+    fn redacts_the_key_and_its_pieces() {
+        let k = ApiKey::new("gw-Q7vX2mP9kLr4Tz8NwB3cY6hJ1dF5sA0eG".into());
+        assert_eq!(
+            k.redact("got gw-Q7vX2mP9kLr4Tz8NwB3cY6hJ1dF5sA0eG!"),
+            "got [REDACTED]!"
+        );
+        // A cut prefix, a middle piece, a suffix glued to other text.
+        assert_eq!(k.redact("key gw-Q7vX2m…"), "key [REDACTED]…");
+        assert_eq!(k.redact("x=Lr4Tz8NwB3 y"), "x=[REDACTED] y");
+        assert_eq!(k.redact("abcJ1dF5sA0eG"), "abc[REDACTED]");
+        // Seven characters are not enough to be sure; left alone.
+        assert_eq!(k.redact("gw-Q7vX"), "gw-Q7vX");
+        assert_eq!(k.redact("héllo wörld"), "héllo wörld");
+        let short = ApiKey::new("abc".into());
+        assert_eq!(short.redact("xabcx"), "x[REDACTED]x");
+        let uni = ApiKey::new("ключ-секрет-ключ".into());
+        assert_eq!(uni.redact("a секрет-кл b"), "a [REDACTED] b");
     }
 
     #[test]

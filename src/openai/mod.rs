@@ -11,7 +11,9 @@ pub mod retry;
 pub mod sse;
 pub mod types;
 
-pub use client::{ClientConfig, ResponsesClient, http_client, responses_endpoint};
+pub use client::{
+    ClientConfig, ProxyPolicy, ResponsesClient, http_client, proxy_policy, responses_endpoint,
+};
 pub use doctor::doctor;
 pub use error::OpenAiError;
 pub use key::{ApiKey, KeySource, api_key_from, api_key_from_env};

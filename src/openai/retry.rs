@@ -2,7 +2,7 @@
 //! Mirrors the official SDK (openai-python `_base_client.py`) with a lower cap on hints,
 //! because an editor must not hang for minutes (reliability.md §4.3).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderMap;
 
@@ -29,68 +29,48 @@ pub fn backoff(n: u32) -> Duration {
     Duration::from_secs_f64(base * (1.0 - 0.25 * fastrand::f64()))
 }
 
+/// No server hint is believed beyond this; a longer one is clamped to it. Hints above
+/// `ClientConfig::max_retry_wait` fail at once anyway, so this only bounds what a
+/// message can claim ("retry in ~1440 min") and keeps all arithmetic finite.
+pub const MAX_HINT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Seconds from the network -> a delay, never panicking: negative or NaN is no hint,
+/// anything huge (1e30, 2^64, inf) is [`MAX_HINT`].
+pub fn hint_from_secs(secs: f64) -> Option<Duration> {
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(
+        Duration::try_from_secs_f64(secs)
+            .unwrap_or(MAX_HINT)
+            .min(MAX_HINT),
+    )
+}
+
 /// The server's hint: `retry-after-ms`, then `retry-after` (seconds or an HTTP date).
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
+        && let Some(d) = hint_from_secs(ms / 1000.0)
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(d);
     }
     parse_retry_after_value(get("retry-after")?, now)
 }
 
-/// `Retry-After` value: delay seconds (fractions tolerated) or an IMF-fixdate.
+/// `Retry-After` value: delay seconds (fractions tolerated) or an HTTP date (parsed by
+/// `httpdate`, which rejects out-of-range years instead of overflowing `SystemTime`).
 pub fn parse_retry_after_value(v: &str, now: SystemTime) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return hint_from_secs(secs);
     }
-    let at = parse_http_date(v)?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
-/// "Sun, 06 Nov 1994 08:49:37 GMT" (the only format servers must send; RFC 9110 §5.6.7).
-fn parse_http_date(s: &str) -> Option<SystemTime> {
-    let mut it = s.split_whitespace();
-    let _weekday = it.next()?;
-    let day: u64 = it.next()?.parse().ok()?;
-    let month = match it.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = it.next()?.parse().ok()?;
-    let mut hms = it.next()?.split(':').map(|p| p.parse::<u64>().ok());
-    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
-    if it.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day as i64);
-    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + sec;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_HINT),
+    )
 }
 
 /// The delay inside an in-stream `rate_limit_exceeded` message: "Please try again in
@@ -99,9 +79,22 @@ pub fn parse_try_again_in(message: &str) -> Option<Duration> {
     let lower = message.to_ascii_lowercase();
     let idx = lower.find("try again in")?;
     let rest = lower[idx + "try again in".len()..].trim_start();
-    let num_len = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(rest.len());
+    // Digits, a fraction and an exponent ("1e23s" is a number, then the unit).
+    let bytes = rest.as_bytes();
+    let mut num_len = 0;
+    while let Some(&b) = bytes.get(num_len) {
+        let exponent = b == b'e'
+            && num_len > 0
+            && bytes
+                .get(num_len + 1)
+                .is_some_and(|n| n.is_ascii_digit() || *n == b'+' || *n == b'-');
+        let sign = (b == b'+' || b == b'-') && num_len > 0 && bytes[num_len - 1] == b'e';
+        if b.is_ascii_digit() || b == b'.' || exponent || sign {
+            num_len += 1;
+        } else {
+            break;
+        }
+    }
     let value: f64 = rest[..num_len].parse().ok()?;
     let unit = rest[num_len..].trim_start();
     let secs = if unit.starts_with("ms") {
@@ -111,7 +104,7 @@ pub fn parse_try_again_in(message: &str) -> Option<Duration> {
     } else {
         return None;
     };
-    secs.is_finite().then(|| Duration::from_secs_f64(secs))
+    hint_from_secs(secs)
 }
 
 #[cfg(test)]
@@ -119,6 +112,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use reqwest::header::HeaderValue;
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn backoff_bounds() {
@@ -160,16 +154,62 @@ mod tests {
     }
 
     #[test]
-    fn http_date_epoch_math() {
+    fn http_dates() {
+        let now = UNIX_EPOCH;
         assert_eq!(
-            parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"),
-            Some(UNIX_EPOCH)
+            parse_retry_after_value("Thu, 01 Jan 1970 00:01:00 GMT", now),
+            Some(Duration::from_secs(60))
         );
         assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(UNIX_EPOCH + Duration::from_secs(784_111_777))
+            parse_retry_after_value("Sun, 06 Foo 1994 08:49:37 GMT", now),
+            None
         );
-        assert_eq!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+    }
+
+    /// Regression: these values panicked in `Duration::from_secs_f64` or overflowed
+    /// `SystemTime` arithmetic. Each is either no hint or a hint clamped to MAX_HINT.
+    #[test]
+    fn hostile_hints_never_panic() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for v in [
+            "1e30",
+            "18446744073709551616",
+            "1e308",
+            "inf",
+            "99999999999999999999999999999999",
+        ] {
+            assert_eq!(parse_retry_after_value(v, now), Some(MAX_HINT), "{v}");
+        }
+        for v in [
+            "NaN",
+            "-1e30",
+            "Tue, 01 Jan 300000000000 00:00:00 GMT",
+            "Sun, 06 Nov 99999 08:49:37 GMT",
+            "",
+        ] {
+            assert_eq!(parse_retry_after_value(v, now), None, "{v}");
+        }
+        assert_eq!(
+            parse_retry_after_value("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_HINT)
+        );
+        let mut h = HeaderMap::new();
+        h.insert("retry-after-ms", HeaderValue::from_static("1e300"));
+        assert_eq!(retry_after(&h, now), Some(MAX_HINT));
+        h.insert("retry-after-ms", HeaderValue::from_static("NaN"));
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h, now), Some(Duration::from_secs(2)));
+        assert_eq!(parse_try_again_in("try again in 1e23s"), Some(MAX_HINT));
+        assert_eq!(
+            parse_try_again_in("try again in 100000000000000000000000s"),
+            Some(MAX_HINT)
+        );
+        assert_eq!(
+            parse_try_again_in("try again in 1e-3s"),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(parse_try_again_in("try again in 1e400ms"), Some(MAX_HINT));
+        assert_eq!(parse_try_again_in("try again in e5s"), None);
     }
 
     #[test]

@@ -6,10 +6,22 @@
 //! LF or a lone CR (also when split across chunks); `data` lines are joined with `\n`;
 //! `:` lines are comments; one optional space after the colon; a leading BOM is skipped.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
-use super::error::{OpenAiError, clean_message};
+use super::error::{OpenAiError, scrub, truncate_chars};
 use super::types::ResponseObject;
+
+/// Gateway text kept in events and errors from here. Deliberately much longer than
+/// `MAX_MESSAGE_CHARS`: the client still has to remove the key (which this module does
+/// not know) before cutting to the final length, so the cut here must not fall inside
+/// anything the final message keeps.
+pub const MAX_GATEWAY_TEXT_CHARS: usize = 4096;
+
+fn bounded(text: &str) -> String {
+    truncate_chars(&scrub(text, None), MAX_GATEWAY_TEXT_CHARS)
+}
 
 /// Default cap on one event (its pending line plus its accumulated data).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
@@ -39,6 +51,10 @@ pub enum StreamEvent {
     },
     /// Any other event type (progress, reasoning, hosted tools...). Ignored by the client.
     Other,
+    /// Not from the stream: the client is about to wait `wait` and send the request
+    /// again, because of `reason` ("rate limited", "server error 503", "connection
+    /// dropped"). Lets the editor show "rate limited, retrying in 30 s".
+    Retrying { wait: Duration, reason: String },
 }
 
 impl StreamEvent {
@@ -66,6 +82,8 @@ pub struct SseDecoder {
     after_cr: bool,
     at_start: bool,
     max_event_bytes: usize,
+    /// A `data` field was seen (even `[DONE]`): the body is at least shaped like SSE.
+    seen_data: bool,
 }
 
 impl Default for SseDecoder {
@@ -88,6 +106,7 @@ impl SseDecoder {
             after_cr: false,
             at_start: true,
             max_event_bytes,
+            seen_data: false,
         }
     }
 
@@ -131,6 +150,12 @@ impl SseDecoder {
             self.line.extend_from_slice(rest);
         }
         Ok(out)
+    }
+
+    /// Whether any `data` line was seen so far (including a pending, unterminated
+    /// one). A stream without any is not an event stream, whatever its content type.
+    pub fn saw_data(&self) -> bool {
+        self.seen_data || self.line.starts_with(b"data")
     }
 
     /// End of stream: a final line without terminator and an event without the closing
@@ -179,6 +204,7 @@ impl SseDecoder {
         };
         match field {
             b"data" => {
+                self.seen_data = true;
                 if self.has_data {
                     self.data.push('\n');
                 }
@@ -229,9 +255,10 @@ struct RawEvent<'a> {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    param: Option<String>,
+    param: Option<serde_json::Value>,
+    /// A number, or a numeric string; anything else ("failed") is no status.
     #[serde(default)]
-    status: Option<u16>,
+    status: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -243,7 +270,9 @@ struct NestedError {
     #[serde(default)]
     message: Option<String>,
     #[serde(default)]
-    param: Option<String>,
+    param: Option<serde_json::Value>,
+    #[serde(default)]
+    status: Option<serde_json::Value>,
 }
 
 /// Codes are strings in the spec, but numbers and nulls occur in the wild.
@@ -255,9 +284,19 @@ fn code_string(v: Option<serde_json::Value>) -> Option<String> {
     }
 }
 
+/// An HTTP status carried in an event, as a number or a numeric string.
+fn status_code(v: Option<serde_json::Value>) -> Option<u16> {
+    let n = match v? {
+        serde_json::Value::Number(n) => n.as_u64()?,
+        serde_json::Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    u16::try_from(n).ok().filter(|s| (100..=599).contains(s))
+}
+
 fn malformed(what: impl std::fmt::Display) -> OpenAiError {
     OpenAiError::MalformedStream {
-        message: clean_message(&what.to_string()),
+        message: bounded(&what.to_string()),
     }
 }
 
@@ -295,16 +334,10 @@ pub fn parse_event(data: &str, event_name: &str) -> Result<StreamEvent, OpenAiEr
             };
             StreamEvent::Error {
                 code: code_string(nested.code).or_else(|| code_string(raw.code)),
-                message: clean_message(
-                    nested
-                        .message
-                        .or(raw.message)
-                        .as_deref()
-                        .unwrap_or("error event without a message"),
-                ),
+                message: bounded(nested.message.or(raw.message).as_deref().unwrap_or("")),
                 kind: nested.kind,
-                param: nested.param.or(raw.param),
-                status: raw.status,
+                param: code_string(nested.param).or_else(|| code_string(raw.param)),
+                status: status_code(nested.status).or_else(|| status_code(raw.status)),
             }
         }
         _ => StreamEvent::Other,
