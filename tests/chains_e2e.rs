@@ -396,3 +396,63 @@ async fn a_cancel_that_arrives_after_the_edit_was_sent_does_not_hide_the_edit() 
     );
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn a_not_found_wrapped_by_litellm_drops_the_chain_and_resends_once() {
+    let wrapped = json!({"error": {"message": "litellm.BadRequestError: OpenAIException - {\"error\": {\"message\": \"Previous response with id 'w1' not found.\", \"type\": \"invalid_request_error\", \"param\": \"previous_response_id\", \"code\": \"previous_response_not_found\"}}", "type": null, "param": null, "code": "400"}}).to_string();
+    let fake = Fake::start(vec![
+        fake::code("w1", "    10"),
+        vec![fake::http::send(format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{wrapped}",
+            wrapped.len()
+        ))],
+        fake::code("w2", "    20"),
+    ])
+    .await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    assert_eq!(act(&c, &uri, "    1").await["applied"], true);
+    let r = act(&c, &uri, "    2").await;
+    assert_eq!(r["applied"], true, "{r}");
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 3, "exactly one resend");
+    assert_eq!(reqs[1].prev().as_deref(), Some("w1"));
+    assert_eq!(reqs[2].prev(), None);
+    assert!(
+        outputs(&reqs[2].body).is_empty(),
+        "a new chain answers no call"
+    );
+    assert_eq!(
+        c.chain_info(&uri).await,
+        json!({"responseId": "w2", "turns": 1})
+    );
+    assert_eq!(fake.refused(), Vec::<String>::new());
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn a_rate_limit_wait_shows_in_the_progress() {
+    let fake = Fake::start(vec![
+        fake::error(
+            429,
+            "rate_limit_exceeded",
+            "slow down",
+            "retry-after-ms: 1200\r\n",
+        ),
+        fake::code("g1", "    10"),
+    ])
+    .await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    assert_eq!(act(&c, &uri, "    1").await["applied"], true);
+    let reports: Vec<String> = c
+        .notifications("$/progress")
+        .iter()
+        .filter_map(|p| p["value"]["message"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        reports.iter().any(|m| m == "rate limited, retrying in 2 s"),
+        "{reports:?}"
+    );
+    assert_eq!(c.shutdown().await, 0);
+}

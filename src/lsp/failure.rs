@@ -108,6 +108,7 @@ fn api_kind(e: &OpenAiError) -> &'static str {
         OpenAiError::BadRequest { .. }
         | OpenAiError::Server { .. }
         | OpenAiError::UnexpectedResponse { .. }
+        | OpenAiError::GatewayError { .. }
         | OpenAiError::MalformedStream { .. }
         | OpenAiError::EventTooLarge { .. } => "gateway",
         OpenAiError::Incomplete { .. } | OpenAiError::Failed { .. } => "model",

@@ -125,6 +125,22 @@ impl Reporter {
         });
     }
 
+    /// Called before the client waits to retry (e.g. "rate limited, retrying in
+    /// 30 s"), so the user is not left staring at "asking the model…". Always sent.
+    pub fn on_retry(&self, reason: &str, wait: Duration) {
+        if !self.has_begun() {
+            return;
+        }
+        let secs = wait.as_secs_f64().ceil();
+        let message = format!("{reason}, retrying in {secs} s");
+        let me = self.clone();
+        tokio::spawn(async move {
+            if !me.ended.load(Ordering::SeqCst) {
+                me.send(json!({"kind": "report", "message": message})).await;
+            }
+        });
+    }
+
     pub async fn end(&self, message: &str) {
         // `end` must follow `begin`: wait (bounded) for the background start
         let mut begun = self.begun.clone();

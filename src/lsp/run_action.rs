@@ -375,6 +375,7 @@ async fn call_model(
         StreamEvent::TextDelta(d) | StreamEvent::FunctionArgsDelta(d) => {
             reporter.on_delta(d.chars().count())
         }
+        StreamEvent::Retrying { wait, reason } => reporter.on_retry(reason, *wait),
         _ => {}
     };
     match http.create(&request, cancel, &mut on_event).await {
