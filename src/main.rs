@@ -94,9 +94,10 @@ fn doctor() -> ExitCode {
     else {
         return ExitCode::FAILURE;
     };
+    let request = codex_lsp::assist::prompt::doctor_request(s);
     let ok = runtime.block_on(codex_lsp::openai::doctor(
         cfg,
-        &s.model,
+        &request,
         env.api_key.as_ref().map(|(_, src)| *src),
         &mut report,
     ));

@@ -3,7 +3,9 @@
 
 mod support_http;
 
-use codex_lsp::openai::{KeySource, doctor};
+use codex_lsp::assist::prompt::doctor_request;
+use codex_lsp::openai::{CreateResponse, KeySource, doctor};
+use codex_lsp::settings::Settings;
 use serde_json::json;
 use support_http::*;
 use wiremock::matchers::{body_partial_json, method, path};
@@ -13,9 +15,11 @@ async fn server_answering(status: u16, body: serde_json::Value) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/responses"))
+        // the same shape as an action: streaming, reasoning, the edit tool
         .and(body_partial_json(json!({
-            "model": "gpt-5.3-codex-official", "input": "ping", "max_output_tokens": 16,
-            "reasoning": {"effort": "low"}, "store": false, "stream": false
+            "model": "gpt-5.3-codex-official", "reasoning": {"effort": "medium"},
+            "stream": true, "tool_choice": "required",
+            "tools": [{"type": "function", "name": "replace_selection"}]
         })))
         .respond_with(ResponseTemplate::new(status).set_body_json(body))
         .expect(1)
@@ -24,13 +28,17 @@ async fn server_answering(status: u16, body: serde_json::Value) -> MockServer {
     server
 }
 
+fn request() -> CreateResponse {
+    doctor_request(&Settings::default())
+}
+
 #[tokio::test]
 async fn usable_gateway() {
     let server = server_answering(200, completed_body("pong")).await;
     let mut out = String::new();
     let ok = doctor(
         test_config(&format!("{}/v1", server.uri())),
-        "gpt-5.3-codex-official",
+        &request(),
         Some(KeySource::CodexLspApiKey),
         &mut out,
     )
@@ -51,7 +59,7 @@ async fn cut_off_tiny_answer_still_counts_as_usable() {
     let mut out = String::new();
     let ok = doctor(
         test_config(&format!("{}/v1", server.uri())),
-        "gpt-5.3-codex-official",
+        &request(),
         Some(KeySource::OpenAiApiKey),
         &mut out,
     )
@@ -68,7 +76,7 @@ async fn rejected_key_is_explained() {
     let mut out = String::new();
     let ok = doctor(
         test_config(&format!("{}/v1", server.uri())),
-        "gpt-5.3-codex-official",
+        &request(),
         Some(KeySource::CodexLspApiKey),
         &mut out,
     )
@@ -83,7 +91,7 @@ async fn missing_key_and_insecure_base() {
     let mut cfg = test_config("https://gateway.example.com/v1");
     cfg.api_key = None;
     let mut out = String::new();
-    assert!(!doctor(cfg, "m", None, &mut out).await);
+    assert!(!doctor(cfg, &request(), None, &mut out).await);
     assert!(out.contains("API key:  not set"), "{out}");
     assert!(out.contains("CODEX_LSP_API_KEY"), "{out}");
 
@@ -91,11 +99,54 @@ async fn missing_key_and_insecure_base() {
     assert!(
         !doctor(
             test_config("http://gateway.example.com/v1"),
-            "m",
+            &request(),
             None,
             &mut out
         )
         .await
     );
     assert!(out.contains("https://"), "{out}");
+}
+
+#[tokio::test]
+async fn a_wrong_path_is_explained_with_the_base_url_to_try() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/v1/responses"))
+        .respond_with(ResponseTemplate::new(404).set_body_string("Not Found"))
+        .mount(&server)
+        .await;
+    let mut out = String::new();
+    let ok = doctor(
+        test_config(&format!("{}/v1/v1", server.uri())),
+        &request(),
+        None,
+        &mut out,
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("set baseUrl to {}/v1\n", server.uri())),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn reasoning_off_sends_no_reasoning_field_and_a_rejection_of_it_is_explained() {
+    let server = MockServer::start().await;
+    let body = json!({"error": {"message": "litellm.UnsupportedParamsError: openai does not support parameters: ['reasoning_effort']", "type": null, "param": null, "code": "400"}});
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(body))
+        .mount(&server)
+        .await;
+    let mut out = String::new();
+    let base = format!("{}/v1", server.uri());
+    assert!(!doctor(test_config(&base), &request(), None, &mut out).await);
+    assert!(out.contains("reasoningEffort to \"off\""), "{out}");
+    let off = doctor_request(&Settings {
+        reasoning_effort: None,
+        ..Settings::default()
+    });
+    let v = serde_json::to_value(&off).unwrap();
+    assert!(v.get("reasoning").is_none());
 }

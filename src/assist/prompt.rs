@@ -186,6 +186,19 @@ pub fn request_shape(
 
 const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
+/// What `codex-lsp doctor` sends: an edit action's request, shape and fields as the
+/// settings make them, on a one-word selection.
+pub fn doctor_request(settings: &Settings) -> CreateResponse {
+    let text = "<file path=\"doctor.txt\" language=\"plaintext\">\n<selection>\nping\n</selection>\n\
+                </file>\n<task>Replace the selection with the word pong.</task>\n";
+    let mut req = request_shape(settings, Outcome::Edit, vec![InputItem::user_text(text)]);
+    req.instructions = Some(instructions(
+        Outcome::Edit,
+        settings.instructions.as_deref(),
+    ));
+    req
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
