@@ -359,9 +359,14 @@ impl ApiErrorInfo {
         // "Invalid `previous_response_id`." with code "invalid_request_error".
         let about_previous = self.param.as_deref() == Some("previous_response_id")
             || wrapped.params.iter().any(|p| p == "previous_response_id");
+        // vLLM without its response store: 404 "Response with id '<id>' not found."
+        let vllm_forgot = self.status == Some(404)
+            && full.starts_with("Response with id")
+            && full.contains("not found");
         if any_code("previous_response_not_found")
             || full.contains("Invalid `previous_response_id`")
             || (about_previous && full.contains("not found"))
+            || vllm_forgot
         {
             return OpenAiError::PreviousResponseNotFound { message };
         }
@@ -522,6 +527,11 @@ mod tests {
         assert!(matches!(
             wrapped(Some(429), Some("429"), quota),
             OpenAiError::Quota { .. }
+        ));
+        // vLLM's store is off by default: a chained request gets a 404
+        assert!(matches!(
+            wrapped(Some(404), None, "Response with id 'resp_1' not found."),
+            OpenAiError::PreviousResponseNotFound { .. }
         ));
         // Escaped once more inside a JSON string.
         let escaped = r#"upstream: {\"error\": {\"code\": \"previous_response_not_found\"}}"#;
