@@ -120,24 +120,32 @@ pub fn without_chain(req: &mut CreateResponse) {
     }
 }
 
-/// What the next request tells the model about one of this turn's calls, given that
-/// the turn's edit was applied (the head moves only then).
-pub fn call_output(name: &str) -> String {
-    if name == REPLACE_SELECTION {
-        "Applied: the editor replaced the selection with this code.".to_owned()
-    } else {
-        format!("Not run: `{name}` is not a tool this editor offers; nothing was changed.")
+/// What the next request tells the model about one of this turn's calls. The head
+/// moves only when the turn's edit was applied (`edited`) or, for a question, when the
+/// answer was shown: a call in an answer to a question changed nothing.
+pub fn call_output(name: &str, edited: bool) -> String {
+    match (name == REPLACE_SELECTION, edited) {
+        (true, true) => "Applied: the editor replaced the selection with this code.".to_owned(),
+        (true, false) => {
+            "Not applied: this was a question, so the answer was shown and nothing was \
+             changed."
+                .to_owned()
+        }
+        (false, _) => {
+            format!("Not run: `{name}` is not a tool this editor offers; nothing was changed.")
+        }
     }
 }
 
-/// The new head after `response` completed a turn whose edit was applied (or whose
-/// answer was shown). `sent` is what this turn added to the conversation: its answers
-/// to the previous head's calls and its user message (replay mode keeps them).
+/// The new head after `response` completed a turn whose edit was applied (`edited`),
+/// or whose answer was shown. `sent` is what this turn added to the conversation: its
+/// answers to the previous head's calls and its user message (replay mode keeps them).
 pub fn next_head(
     previous: Option<&ChainEntry>,
     mode: ChainMode,
     response: &ResponseObject,
     sent: Vec<InputItem>,
+    edited: bool,
 ) -> Head {
     let pending_calls = response
         .call_ids()
@@ -145,7 +153,7 @@ pub fn next_head(
         .filter(|(id, _)| !id.is_empty())
         .map(|(call_id, name)| PendingCall {
             call_id: call_id.to_owned(),
-            output: call_output(name),
+            output: call_output(name, edited),
         })
         .collect();
     let replay = match mode {
@@ -227,6 +235,7 @@ mod tests {
             ChainMode::Server,
             &response("resp_1", Some("call_1")),
             vec![InputItem::user_text("u1")],
+            true,
         );
         assert!(head.replay.is_empty());
         let c = continuation(Some(&entry(head)), ChainMode::Server);
@@ -257,8 +266,26 @@ mod tests {
     }
 
     #[test]
+    fn a_call_in_an_answer_to_a_question_is_answered_as_not_applied() {
+        let head = next_head(
+            None,
+            ChainMode::Server,
+            &response("resp_1", Some("call_1")),
+            vec![],
+            false,
+        );
+        assert!(head.pending_calls[0].output.starts_with("Not applied"));
+    }
+
+    #[test]
     fn an_explanation_head_owes_nothing() {
-        let head = next_head(None, ChainMode::Server, &response("resp_1", None), vec![]);
+        let head = next_head(
+            None,
+            ChainMode::Server,
+            &response("resp_1", None),
+            vec![],
+            true,
+        );
         let c = continuation(Some(&entry(head)), ChainMode::Server);
         assert!(c.answers.is_empty());
     }
@@ -270,6 +297,7 @@ mod tests {
             ChainMode::Replay,
             &response("resp_1", Some("call_1")),
             vec![InputItem::user_text("u1")],
+            true,
         );
         let c2 = continuation(Some(&entry(h1.clone())), ChainMode::Replay);
         assert_eq!(c2.previous_response_id, None);
@@ -279,6 +307,7 @@ mod tests {
             ChainMode::Replay,
             &response("resp_2", Some("call_2")),
             sent2,
+            true,
         );
         let c3 = continuation(Some(&entry(h2)), ChainMode::Replay);
         let v = serde_json::to_value(c3.input(InputItem::user_text("u3"))).unwrap();
@@ -321,6 +350,7 @@ mod tests {
                 ChainMode::Replay,
                 &response(&format!("resp_{n}"), Some(&id)),
                 sent,
+                true,
             );
             head = Some(entry(h));
         }
@@ -342,6 +372,7 @@ mod tests {
             ChainMode::Server,
             &response("resp_1", Some("call_1")),
             vec![],
+            true,
         );
         let c = continuation(Some(&entry(head)), ChainMode::Replay);
         assert!(c.answers.is_empty() && c.history.is_empty());

@@ -225,7 +225,13 @@ async fn job(
     } else {
         (head, sent)
     };
-    let next_head = chain::next_head(head.as_ref(), settings.chain_mode, &response, sent);
+    let next_head = chain::next_head(
+        head.as_ref(),
+        settings.chain_mode,
+        &response,
+        sent,
+        spec.outcome == Outcome::Edit,
+    );
 
     if spec.outcome == Outcome::Answer {
         return explain(

@@ -203,3 +203,21 @@ impl Fake {
         self.server.rec.refused.lock().unwrap().clone()
     }
 }
+
+/// A streamed answer with both a message and a `replace_selection` call: serves an
+/// explain (the text) and an edit action (the call) alike.
+pub fn text_and_code(id: &str, text: &str, code: &str) -> Vec<Step> {
+    let message = json!({"type": "message", "id": format!("msg_{id}"), "role": "assistant",
+                         "status": "completed",
+                         "content": [{"type": "output_text", "text": text, "annotations": []}]});
+    let call = json!({"type": "function_call", "id": format!("fc_{id}"), "call_id": format!("call_{id}"),
+                      "name": "replace_selection", "arguments": json!({"code": code}).to_string(),
+                      "status": "completed"});
+    vec![
+        http::sse_head(),
+        created(id),
+        ev(json!({"type": "response.output_item.done", "output_index": 0, "item": message})),
+        ev(json!({"type": "response.output_item.done", "output_index": 1, "item": call})),
+        ev(json!({"type": "response.completed", "response": response(id, json!([message, call]))})),
+    ]
+}
