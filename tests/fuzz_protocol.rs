@@ -295,7 +295,10 @@ async fn fuzz_one(enc: Enc, seed: u64, steps: usize) {
             );
         }
     }
-    assert!(steps < 100 || asks > 0, "{seed}: the budget ran no edit action");
+    assert!(
+        steps < 100 || asks > 0,
+        "{seed}: the budget ran no edit action"
+    );
     assert!(
         c.child.try_wait().unwrap().is_none(),
         "seed {seed}: the server died"

@@ -38,6 +38,8 @@ pub struct Document {
     pub version: i32,
     pub language_id: String,
     pub status: SyncStatus,
+    /// The version an applied edit will bring (see `DocumentStore::expect_version`).
+    pub expected_version: Option<i32>,
     history: History,
 }
 
@@ -48,6 +50,7 @@ impl Document {
             version,
             language_id: language_id.to_owned(),
             status: SyncStatus::InSync,
+            expected_version: None,
             history: History::new(version),
         }
     }

@@ -32,6 +32,8 @@ pub enum SyncError {
 #[derive(Default)]
 pub struct DocumentStore {
     docs: Mutex<HashMap<String, Document>>,
+    /// Woken on every change, so a job waiting for a version wakes when it arrives.
+    changed: tokio::sync::Notify,
 }
 
 impl DocumentStore {
@@ -50,6 +52,7 @@ impl DocumentStore {
     pub fn open(&self, uri: &str, text: &str, version: i32, language_id: &str) {
         self.lock()
             .insert(uri.to_owned(), Document::new(text, version, language_id));
+        self.changed.notify_waiters();
     }
 
     pub fn change(
@@ -63,7 +66,53 @@ impl DocumentStore {
         let doc = docs
             .get_mut(uri)
             .ok_or_else(|| SyncError::NotOpen(uri.to_owned()))?;
-        doc.apply_changes(version, changes, enc)
+        let result = doc.apply_changes(version, changes, enc);
+        drop(docs);
+        self.changed.notify_waiters();
+        result
+    }
+
+    /// An applied edit will bring `uri` to `version` (its `didChange` may come after the
+    /// client's reply): the next job on it waits for that version.
+    pub fn expect_version(&self, uri: &str, version: i32) {
+        if let Some(d) = self.lock().get_mut(uri) {
+            d.expected_version = Some(d.expected_version.unwrap_or(version).max(version));
+        }
+    }
+
+    /// The snapshot of `uri` once it has reached `version` and any version an applied
+    /// edit is known to bring, or as it is at `deadline`. `None` when it is not open.
+    pub async fn snapshot_at_least(
+        &self,
+        uri: &str,
+        version: Option<i32>,
+        deadline: tokio::time::Instant,
+    ) -> Option<Snapshot> {
+        loop {
+            // registered before the check, so a change in between still wakes us
+            let changed = self.changed.notified();
+            let (snap, expected) = {
+                let docs = self.lock();
+                let d = docs.get(uri)?;
+                (Self::snap_of(uri, d), d.expected_version)
+            };
+            let needed = version.max(expected);
+            if needed.is_none_or(|n| snap.version >= n)
+                || tokio::time::timeout_at(deadline, changed).await.is_err()
+            {
+                return Some(snap);
+            }
+        }
+    }
+
+    fn snap_of(uri: &str, d: &Document) -> Snapshot {
+        Snapshot {
+            uri: uri.to_owned(),
+            text: d.text.clone(),
+            version: d.version,
+            language_id: d.language_id.clone(),
+            status: d.status.clone(),
+        }
     }
 
     /// Whether the document is open and in sync.
@@ -94,13 +143,7 @@ impl DocumentStore {
     }
 
     pub fn snapshot(&self, uri: &str) -> Option<Snapshot> {
-        self.lock().get(uri).map(|d| Snapshot {
-            uri: uri.to_owned(),
-            text: d.text.clone(),
-            version: d.version,
-            language_id: d.language_id.clone(),
-            status: d.status.clone(),
-        })
+        self.lock().get(uri).map(|d| Self::snap_of(uri, d))
     }
 
     /// Maps a range read at version `from` to the current text; returns the current
@@ -120,14 +163,7 @@ impl DocumentStore {
             return Err(MapOrSyncError::Sync(SyncError::Desynced(r.clone())));
         }
         let (s, e) = d.map_range(from, start, end).map_err(MapOrSyncError::Map)?;
-        let snap = Snapshot {
-            uri: uri.to_owned(),
-            text: d.text.clone(),
-            version: d.version,
-            language_id: d.language_id.clone(),
-            status: d.status.clone(),
-        };
-        Ok((snap, s, e))
+        Ok((Self::snap_of(uri, d), s, e))
     }
 }
 

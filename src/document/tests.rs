@@ -191,3 +191,33 @@ proptest! {
         }
     }
 }
+
+/// A job waiting for the editor's `didChange` wakes when it arrives, not by polling
+/// out to its deadline (with time paused, a missed wake-up would run to the deadline
+/// and return the old version).
+#[tokio::test(start_paused = true)]
+async fn a_waiting_snapshot_wakes_on_the_change_it_waits_for() {
+    let store = std::sync::Arc::new(DocumentStore::new());
+    store.open("u", "a\n", 1, "txt");
+    store.expect_version("u", 2);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+    let waiter = {
+        let store = store.clone();
+        tokio::spawn(async move { store.snapshot_at_least("u", None, deadline).await })
+    };
+    tokio::task::yield_now().await;
+    store
+        .change(
+            "u",
+            2,
+            &[TextChange {
+                range: None,
+                text: "b\n".into(),
+            }],
+            PositionEncoding::Utf16,
+        )
+        .unwrap();
+    let snap = waiter.await.unwrap().unwrap();
+    assert_eq!(snap.version, 2);
+    assert!(tokio::time::Instant::now() < deadline);
+}

@@ -165,11 +165,6 @@ impl<S> Dispatch<S> {
             },
             _ => params::<DidCloseTextDocumentParams>(req).and_then(|p| {
                 let uri = p.text_document.uri.as_str();
-                self.session
-                    .expected_versions
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(uri);
                 docs.close(uri).map_err(|e| e.to_string())
             }),
         };

@@ -106,32 +106,25 @@ pub async fn run(
     result
 }
 
-/// Waits (bounded) until the server's copy reaches `version`.
+/// The document once it has reached `version` (and the version an earlier job's
+/// applied edit brings), waiting at most [`VERSION_WAIT`] for the editor's `didChange`.
 async fn snapshot_at_least(
     session: &Session,
     uri: &str,
     version: Option<i32>,
     cancel: &CancellationToken,
 ) -> Result<Snapshot, Failure> {
-    let expected = session
-        .expected_versions
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(uri)
-        .copied();
-    let needed = version.max(expected);
     let deadline = tokio::time::Instant::now() + VERSION_WAIT;
-    loop {
-        let snap = session.docs.snapshot(uri).ok_or_else(|| {
-            Failure::Refused(format!(
-                "{uri} is not open in the editor; open it and try again"
-            ))
-        })?;
-        if needed.is_none_or(|n| snap.version >= n) || tokio::time::Instant::now() >= deadline {
-            return Ok(snap);
-        }
-        or_cancel(cancel, tokio::time::sleep(Duration::from_millis(5))).await?;
-    }
+    or_cancel(
+        cancel,
+        session.docs.snapshot_at_least(uri, version, deadline),
+    )
+    .await?
+    .ok_or_else(|| {
+        Failure::Refused(format!(
+            "{uri} is not open in the editor; open it and try again"
+        ))
+    })
 }
 
 async fn job(
@@ -290,10 +283,8 @@ async fn job(
         Applied::Yes { version } => {
             session.chains.advance(&target.chain_key, next_head);
             session
-                .expected_versions
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(req.uri.clone(), version + 1);
+                .docs
+                .expect_version(&req.uri, version.saturating_add(1));
             for w in &plan.warnings {
                 client
                     .show_message(MessageType::WARNING, format!("Codex: {w}"))

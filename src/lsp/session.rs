@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -66,9 +65,6 @@ pub struct Session {
     pub env: ServerEnv,
     pub chains: ChainStore,
     pub redactor: Redactor,
-    /// Per URI: the version an applied edit will bring (its `didChange` may arrive after
-    /// the client's reply), so the next job on that file waits for it.
-    pub expected_versions: Mutex<HashMap<String, i32>>,
     http: Mutex<Option<(ClientConfigKey, ResponsesClient)>>,
     caps: RwLock<ClientCaps>,
     settings: RwLock<Settings>,
@@ -88,7 +84,6 @@ impl Session {
             jobs: Jobs::default(),
             chains: ChainStore::open(env.chain_file.clone()),
             redactor: Redactor::new(),
-            expected_versions: Mutex::default(),
             http: Mutex::default(),
             caps: RwLock::default(),
             settings: RwLock::new(env.settings.clone()),
