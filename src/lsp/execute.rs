@@ -94,11 +94,14 @@ pub async fn handle(
             .await
         }
         (Some(Err(e)), _) => Err(e),
-        (None, commands::RESET_CHAIN) => parse::<UriArgs>(command, arg).map(|a| {
-            let key = session.target(&a.uri).chain_key;
-            session.chains.reset(&key);
-            Value::Null
-        }),
+        (None, commands::RESET_CHAIN) => match parse::<UriArgs>(command, arg) {
+            Ok(a) => {
+                let key = session.target(&a.uri).chain_key;
+                session.reset_chain(&key).await;
+                Ok(Value::Null)
+            }
+            Err(e) => Err(e),
+        },
         (None, commands::CHAIN_INFO) => parse::<UriArgs>(command, arg).and_then(|a| {
             let key = session.target(&a.uri).chain_key;
             match session.chains.get(&key) {

@@ -281,7 +281,7 @@ async fn job(
     };
     match apply::apply(&ctx, &snap, s, e, &plan.edits).await? {
         Applied::Yes { version } => {
-            session.chains.advance(&target.chain_key, next_head);
+            session.advance_chain(&target.chain_key, next_head).await;
             session
                 .docs
                 .expect_version(&req.uri, version.saturating_add(1));
@@ -383,7 +383,7 @@ async fn call_model(
                 "dropping the chain and resending once: {}",
                 e.user_message()
             );
-            session.chains.reset(chain_key);
+            session.reset_chain(chain_key).await;
             chain::without_chain(&mut request);
             Ok((http.create(&request, cancel, &mut on_event).await?, true))
         }
@@ -403,7 +403,7 @@ async fn explain(
     if text.trim().is_empty() {
         return Err(Failure::NoCode("the model returned no explanation".into()));
     }
-    session.chains.advance(chain_key, next_head);
+    session.advance_chain(chain_key, next_head).await;
     client.show_message(MessageType::INFO, text.clone()).await;
     if session.caps().show_document {
         apply::show_markdown(client, display, &text).await;

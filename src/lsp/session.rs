@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use crate::assist::redact::Redactor;
 use crate::document::DocumentStore;
 use crate::openai::{ApiKey, ClientConfig, KeySource, OpenAiError, ResponsesClient};
 use crate::settings::{Settings, SettingsProblem};
-use crate::store::chains::ChainStore;
+use crate::store::chains::{ChainStore, Head};
 
 /// What the process was started with (the environment, read once in `main`).
 #[derive(Clone, Debug)]
@@ -63,7 +63,9 @@ pub struct Session {
     pub docs: DocumentStore,
     pub jobs: Jobs,
     pub env: ServerEnv,
-    pub chains: ChainStore,
+    /// Read directly (memory only); moved through [`Session::advance_chain`] and
+    /// [`Session::reset_chain`], which keep its file I/O off the runtime's workers.
+    pub chains: Arc<ChainStore>,
     pub redactor: Redactor,
     http: Mutex<Option<(ClientConfigKey, ResponsesClient)>>,
     caps: RwLock<ClientCaps>,
@@ -82,7 +84,7 @@ impl Session {
         Self {
             docs: DocumentStore::new(),
             jobs: Jobs::default(),
-            chains: ChainStore::open(env.chain_file.clone()),
+            chains: Arc::new(ChainStore::open(env.chain_file.clone())),
             redactor: Redactor::new(),
             http: Mutex::default(),
             caps: RwLock::default(),
@@ -142,6 +144,25 @@ impl Session {
 
     pub fn shutdown_requested(&self) -> bool {
         self.shutdown_requested.load(Ordering::SeqCst)
+    }
+}
+
+impl Session {
+    /// Makes `head` the head of `key`'s chain, writing the chain file on a blocking
+    /// thread; returns once memory and disk have it (the next job reads it).
+    pub async fn advance_chain(&self, key: &str, head: Head) {
+        let (chains, key) = (self.chains.clone(), key.to_owned());
+        if let Err(e) = tokio::task::spawn_blocking(move || chains.advance(&key, head)).await {
+            tracing::error!("chain store write failed: {e}");
+        }
+    }
+
+    /// Forgets `key`'s chain, like [`Session::advance_chain`].
+    pub async fn reset_chain(&self, key: &str) {
+        let (chains, key) = (self.chains.clone(), key.to_owned());
+        if let Err(e) = tokio::task::spawn_blocking(move || chains.reset(&key)).await {
+            tracing::error!("chain store write failed: {e}");
+        }
     }
 }
 

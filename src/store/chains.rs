@@ -10,8 +10,9 @@
 //!
 //! Disk trouble never panics and never loses the in-memory head: errors are
 //! logged, the change is kept in memory and retried with the next write. A
-//! corrupt file is logged and replaced. Mutations block briefly on file I/O;
-//! async callers should use `spawn_blocking`.
+//! corrupt file is logged and replaced. Mutations block on file I/O (async callers
+//! run them with `spawn_blocking`), one at a time; reads never wait for the disk:
+//! the in-memory map's lock is never held across I/O.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -92,6 +93,8 @@ struct State {
 pub struct ChainStore {
     path: PathBuf,
     state: Mutex<State>,
+    /// Held across a mutation's file I/O, so mutations do not interleave.
+    disk: Mutex<()>,
 }
 
 impl ChainStore {
@@ -145,7 +148,11 @@ impl ChainStore {
             entries,
             unsaved: HashMap::new(),
         });
-        Self { path, state }
+        Self {
+            path,
+            state,
+            disk: Mutex::new(()),
+        }
     }
 
     fn advance_at(&self, key: &str, head: Head, now: u64) -> ChainEntry {
@@ -164,14 +171,19 @@ impl ChainStore {
     }
 
     /// Read-modify-write under the file lock; on any disk error the change is
-    /// applied in memory and kept for the next write.
+    /// applied in memory and kept for the next write. The in-memory map is locked only
+    /// to copy from and install into it, never across the I/O.
     fn mutate(
         &self,
         key: &str,
         now: u64,
         f: impl FnOnce(Option<&ChainEntry>) -> Option<ChainEntry>,
     ) -> Option<ChainEntry> {
-        let mut state = self.lock_state();
+        let _one_at_a_time = self.disk.lock().unwrap_or_else(|p| p.into_inner());
+        let (memory, unsaved) = {
+            let state = self.lock_state();
+            (state.entries.clone(), state.unsaved.clone())
+        };
         let lock = match lock_file(&self.path) {
             Ok(lock) => Some(lock),
             Err(e) => {
@@ -183,11 +195,11 @@ impl ChainStore {
             Some(Ok(disk)) => disk,
             Some(Err(e)) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "chain store unreadable; rewriting it");
-                state.entries.clone()
+                memory
             }
-            None => state.entries.clone(),
+            None => memory,
         };
-        for (k, v) in &state.unsaved {
+        for (k, v) in &unsaved {
             apply(&mut entries, k, v.clone());
         }
         let current = entries.get(key).filter(|e| !expired(e, now));
@@ -206,6 +218,7 @@ impl ChainStore {
                 }
             };
         drop(lock);
+        let mut state = self.lock_state();
         if saved {
             state.unsaved.clear();
         } else {
@@ -381,6 +394,16 @@ mod tests {
         store(&dir).advance_at("/p/a.rs", Head::response("resp_1"), T0);
         let text = std::fs::read_to_string(dir.path().join("chains.json")).unwrap();
         assert!(text.contains("\"responseId\":\"resp_1\"") && text.contains("updatedUnix"));
+    }
+
+    #[test]
+    fn reads_never_wait_for_a_write_in_progress() {
+        let dir = TempDir::new().unwrap();
+        let s = store(&dir);
+        s.advance_at("k", Head::response("r1"), T0);
+        // a mutation holding the disk (a slow fsync) must not block readers
+        let _writing = s.disk.lock().unwrap();
+        assert_eq!(s.get("k").unwrap().response_id, "r1");
     }
 
     #[test]
