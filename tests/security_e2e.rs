@@ -133,3 +133,115 @@ async fn untitled_documents_are_judged_by_the_name_they_carry() {
     assert_eq!(fake.count(), 2);
     assert_eq!(c.shutdown().await, 0);
 }
+
+// ---------------------------------------------------------------- secret strings
+
+const DB_PASSWORD: &str = "s3cr3tP4ssw0rdQz";
+const KEY: &str = "sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tT3BlbkFJuV1wX4yZ7aB0cD3eF6gH";
+const PEM_BODY: &str = "MIIEowIBAAKCAQEA1c7xq9ZfX3mT8vR2kL5pW0yN4hJ6gB1sD7eC9aF2uQ3tV8oI";
+
+fn secret_doc() -> String {
+    let pem_body = format!("{PEM_BODY}\n").repeat(12);
+    format!(
+        "import os\n\
+         DB_PASSWORD = \"{DB_PASSWORD}\"\n\
+         OPENAI = \"{KEY}\"\n\
+         PEM = \"\"\"-----BEGIN RSA PRIVATE KEY-----\n{pem_body}-----END RSA PRIVATE KEY-----\"\"\"\n\
+         HOST = \"db.internal\"\n"
+    )
+}
+
+/// Runs `refactor` on the char range [s, e) of `text` in `uri`.
+async fn run_chars(c: &TestClient, uri: &str, text: &str, s: usize, e: usize) {
+    let range = json!({"start": common::utf16_pos(text, s), "end": common::utf16_pos(text, e)});
+    let _ = c
+        .request("workspace/executeCommand", run_args(uri, range, "refactor"))
+        .await;
+}
+
+#[tokio::test]
+async fn secrets_cut_by_the_selection_or_the_context_window_are_never_sent() {
+    let text = secret_doc();
+    let fake = Fake::start(vec![fake::code("r", "x")]).await;
+    let c = start(&fake, json!({"contextLines": 1}), false).await;
+    let uri = c.open("app/settings.py", &text, "python").await;
+    let at = |needle: &str| text.find(needle).unwrap();
+    let pw = at(DB_PASSWORD);
+    let key = at(KEY);
+    let body = text.rfind(PEM_BODY).unwrap();
+    let selections = [
+        // only the value of DB_PASSWORD = "…"
+        (pw, pw + DB_PASSWORD.len()),
+        // only the name, the value in the context after
+        (at("DB_PASSWORD"), at("DB_PASSWORD") + "DB_PASSWORD".len()),
+        // ending halfway through the key
+        (at("OPENAI = "), key + 20),
+        // a private-key body line, the BEGIN line far outside the one-line context
+        (body, body + PEM_BODY.len()),
+    ];
+    for (i, (s, e)) in selections.into_iter().enumerate() {
+        run_chars(&c, &uri, &text, s, e).await;
+        assert_eq!(fake.count(), i + 1, "selection {i} was not sent");
+        let raw = raw_bodies(&fake);
+        for secret in [DB_PASSWORD, "s3cr3tP4", &KEY[..20], &PEM_BODY[..16]] {
+            assert!(!raw.contains(secret), "`{secret}` sent for selection {i}");
+        }
+    }
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn missed_secret_shapes_are_redacted() {
+    let session = format!("IQoJb3JpZ2luX2VjE{}", "Ab3dEf6hIj9kLm2nOp5q".repeat(32));
+    let key_b64 =
+        "c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRUM0JsYmtGSnVWMXdYNHlaN2FCMGNEM2VGNmdI";
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo";
+    let text = format!(
+        "aws_session_token = \"{session}\"\n\
+         URL = \"https://api.example.com/v1?api_key=Q7vX2mP9kLr4Tz8N&page=2\"\n\
+         SAS = \"https://x.blob.core.windows.net/c?sv=2020&sig=aB3dE%2Bf6hIj9kLm2nOp5q%3D\"\n\
+         SPLIT = (\"sk-proj-Ab3dEf6hIj9k\"\n    \"Lm2nOp5qRs8tT3BlbkFJuV1wX4yZ7aB0cD3eF6gH\")\n\
+         BLOB = \"{key_b64}\"\n\
+         T = \"{jwt}\"\n"
+    );
+    let fake = Fake::start(vec![fake::code("r", "x")]).await;
+    let c = start(&fake, json!({}), false).await;
+    let uri = c.open("app/shapes.py", &text, "python").await;
+    run_chars(&c, &uri, &text, 0, text.chars().count()).await;
+    assert_eq!(fake.count(), 1);
+    let raw = raw_bodies(&fake);
+    for secret in [
+        "IQoJb3JpZ2lu",
+        "Q7vX2mP9",
+        "aB3dE",
+        "Ab3dEf6hIj9k",
+        "Lm2nOp5qRs8t",
+        key_b64,
+        "ZRrHA1JJ",
+    ] {
+        assert!(!raw.contains(secret), "`{secret}` was sent");
+    }
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn secrets_in_an_action_instruction_or_the_file_name_are_redacted() {
+    let fake = Fake::start(vec![fake::code("r", "fn main() {")]).await;
+    let actions = json!([{"id": "deploy", "title": "Deploy", "instruction": format!("Use the key {KEY} to call the API")}]);
+    let c = start(&fake, json!({"actions": actions}), false).await;
+    let uri = c.open("src/main.rs", CODE, "rust").await;
+    c.request(
+        "workspace/executeCommand",
+        run_args(&uri, range_of(CODE, "fn main() {"), "deploy"),
+    )
+    .await
+    .unwrap();
+    let named = format!("notes/{KEY}.rs");
+    let uri = c.open(&named, CODE, "rust").await;
+    run(&c, &uri, CODE, "fn main() {").await.unwrap();
+    assert_eq!(fake.count(), 2);
+    let raw = raw_bodies(&fake);
+    assert!(!raw.contains(&KEY[..20]), "the key was sent: {raw}");
+    assert!(raw.contains("REDACTED:openai-key"), "{raw}");
+    assert_eq!(c.shutdown().await, 0);
+}
