@@ -363,3 +363,42 @@ async fn the_consent_question_never_hides_a_changed_line() {
     assert_eq!(c.shutdown().await, 0);
     assert_eq!(c2.shutdown().await, 0);
 }
+
+// ---------------------------------------------------------------- hidden characters
+
+#[tokio::test]
+async fn invisible_characters_are_removed_and_named() {
+    let hidden = [
+        '\u{3164}',
+        '\u{115F}',
+        '\u{FFA0}',
+        '\u{180E}',
+        '\u{00AD}',
+        '\u{034F}',
+        '\u{17B4}',
+        '\u{206A}',
+        '\u{206F}',
+        '\u{FE00}',
+        '\u{FE0F}',
+        '\u{1D173}',
+        '\u{1D17A}',
+        '\u{FFF9}',
+        '\u{FFFB}',
+        '\u{2028}',
+        '\u{2029}',
+    ];
+    let smuggled: String = hidden.iter().collect();
+    let answer = format!("fn main() {{ let y{smuggled} = 2;");
+    let fake = Fake::start(vec![fake::code("h", &answer)]).await;
+    let c = start(&fake, json!({}), false).await;
+    let uri = c.open("src/main.rs", CODE, "rust").await;
+    let r = run(&c, &uri, CODE, "fn main() {").await.unwrap();
+    assert_eq!(r["applied"], true, "{r}");
+    let text = c.mirror(&uri).text;
+    assert!(text.starts_with("fn main() { let y = 2;"), "{text:?}");
+    let message = r["message"].as_str().unwrap();
+    for c in ["U+3164", "U+2028", "U+FFF9", "U+1D173", "U+00AD"] {
+        assert!(message.contains(c), "{c} not named: {message}");
+    }
+    assert_eq!(c.shutdown().await, 0);
+}
