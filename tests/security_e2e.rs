@@ -402,3 +402,55 @@ async fn invisible_characters_are_removed_and_named() {
     }
     assert_eq!(c.shutdown().await, 0);
 }
+
+// ---------------------------------------------------------------- settings
+
+#[tokio::test]
+async fn an_unknown_setting_name_is_shown_to_the_user() {
+    let fake = Fake::start(vec![fake::code("s", "x")]).await;
+    let c = start(
+        &fake,
+        json!({"baseURL": "https://elsewhere.example/v1"}),
+        false,
+    )
+    .await;
+    c.wait_for("a message naming `baseURL`", |i| {
+        i.notifications.iter().any(|(m, p)| {
+            m == "window/showMessage" && p["message"].as_str().unwrap_or("").contains("`baseURL`")
+        })
+    })
+    .await;
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[test]
+fn a_repositorys_vscode_settings_cannot_widen_what_is_sent() {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/editors/vscode/package.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let config = &manifest["contributes"]["configuration"];
+    let properties = config
+        .get("properties")
+        .or_else(|| config[0].get("properties"))
+        .unwrap();
+    // `machine-overridable` would let a workspace override them: only user settings count
+    for key in [
+        "codex.allowOutsideWorkspace",
+        "codex.actions",
+        "codex.instructions",
+        "codex.exclude",
+        "codex.contextLines",
+        "codex.baseUrl",
+    ] {
+        let scope = properties[key]["scope"].as_str().unwrap_or("window");
+        assert!(
+            matches!(scope, "application" | "machine"),
+            "{key} has scope {scope}: a cloned repository's .vscode/settings.json can set it"
+        );
+    }
+}
