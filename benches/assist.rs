@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
             after: &after,
             instruction: None,
             diagnostic: None,
+            document: None,
         };
         g.bench_function(format!("build_request_{n}_lines"), |b| {
             b.iter(|| {

@@ -101,7 +101,10 @@ impl SettingsProblem {
             Self::BadValue { key, message } => {
                 format!("codex-lsp: setting `{key}` ignored: {message}; keeping the previous value")
             }
-            Self::Unknown { key } => format!("codex-lsp: unknown setting `{key}` ignored"),
+            Self::Unknown { key } => format!(
+                "codex-lsp: unknown setting `{key}` ignored (check its spelling: names are \
+                 case-sensitive, e.g. `baseUrl`)"
+            ),
             Self::KeyInSettings { key } => format!(
                 "codex-lsp: setting `{key}` ignored: the API key is read only from the \
                  environment (CODEX_LSP_API_KEY or OPENAI_API_KEY), never from settings"
@@ -109,9 +112,10 @@ impl SettingsProblem {
         }
     }
 
-    /// Unknown keys are only logged; the others are shown to the user.
+    /// Every problem is shown to the user, an unknown key too: a misspelt `baseURL`
+    /// silently leaves the key going to the default host.
     pub fn is_user_facing(&self) -> bool {
-        !matches!(self, Self::Unknown { .. })
+        true
     }
 }
 
@@ -369,7 +373,8 @@ mod tests {
                 key: "colour".into()
             }]
         );
-        assert!(!p[0].is_user_facing());
+        // regression: an unknown key (`baseURL`) was only logged
+        assert!(p[0].is_user_facing());
     }
 
     #[test]

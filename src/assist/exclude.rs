@@ -15,8 +15,9 @@
 //! `.codexignore` and the setting are case-insensitive on macOS and Windows.
 //!
 //! The path is checked twice, as given (relative to the root) and symlink-resolved,
-//! so a symlink into an excluded path is excluded. A resolved path outside the
-//! workspace is still checked against the built-in list.
+//! so a symlink into an excluded path is excluded. The built-in list is also matched
+//! on the whole absolute path (as given and resolved), so `~/.ssh/config` is excluded
+//! whatever the root is: in single-file mode the root is `~/.ssh` itself.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -118,21 +119,20 @@ impl ExcludeRules {
         };
         let lexical = normalize_lexically(&joined);
         let resolved = canonical(&lexical);
+        // The built-in list applies to the whole absolute path, as given and resolved:
+        // with the file's own directory as the root (single-file mode) `~/.ssh/config`
+        // is just `config` relative to it, and `.ssh/` must still match.
+        for whole in [&lexical, &resolved] {
+            if let Some(reason) = built_in_on_whole_path(whole) {
+                return Some(reason);
+            }
+        }
         let mut candidates: Vec<(PathBuf, &Path)> = Vec::new();
         if let Ok(rel) = lexical.strip_prefix(&self.root) {
             candidates.push((rel.to_path_buf(), &self.root));
         }
         if let Ok(rel) = resolved.strip_prefix(&self.canonical_root) {
             candidates.push((rel.to_path_buf(), &self.canonical_root));
-        } else {
-            // Outside the workspace: only the built-in list applies, to the whole path.
-            let whole: PathBuf = resolved
-                .components()
-                .filter(|c| matches!(c, Component::Normal(_)))
-                .collect();
-            if let Some(glob) = decide(self.built_in, &whole) {
-                return Some(format!("built-in secret-file rule `{glob}`"));
-            }
         }
         for (rel, root) in &candidates {
             if let Some(glob) = decide(self.built_in, rel) {
@@ -198,6 +198,16 @@ impl ExcludeRules {
         }
         None
     }
+}
+
+/// The built-in secret-file rule matching any part of `path` (an absolute path, or a
+/// path an `untitled:` URI names), judged on its normal components from the top.
+pub fn built_in_on_whole_path(path: &Path) -> Option<String> {
+    let whole: PathBuf = path
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .collect();
+    decide(&BUILT_IN_RULES, &whole).map(|glob| format!("built-in secret-file rule `{glob}`"))
 }
 
 /// Build a matcher; bad globs are logged and skipped.

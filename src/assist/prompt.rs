@@ -45,6 +45,9 @@ pub struct PromptParts<'a> {
     pub instruction: Option<&'a str>,
     /// The diagnostic a `fix` is about.
     pub diagnostic: Option<&'a str>,
+    /// The whole document and the byte offset of `before` in it: secrets are found on
+    /// the whole text, then cut, so a window that holds part of one sends none of it.
+    pub document: Option<(&'a str, usize)>,
 }
 
 pub fn instructions(outcome: Outcome, user: Option<&str>) -> String {
@@ -82,15 +85,20 @@ pub fn input_text(
     redactor: &Redactor,
     map: &mut RedactionMap,
 ) -> String {
-    let [before, selection, after]: [String; 3] = redactor
-        .redact_parts(&[parts.before, parts.selection, parts.after], map)
-        .try_into()
-        .unwrap_or_default();
+    let window = [parts.before, parts.selection, parts.after];
+    let [before, selection, after]: [String; 3] = match parts.document {
+        Some((document, start)) => redactor.redact_window(document, start, &window, map),
+        None => redactor.redact_parts(&window, map),
+    }
+    .try_into()
+    .unwrap_or_default();
     let mut r = |s: &str| redactor.redact(s, map);
     let mut out = String::new();
+    // a file name and a user-defined action's instruction can hold secrets too
     out.push_str(&format!(
         "<file path=\"{}\" language=\"{}\">\n",
-        parts.path, parts.language_id
+        r(parts.path),
+        parts.language_id
     ));
     if !parts.before.is_empty() {
         out.push_str(&format!(
@@ -112,7 +120,7 @@ pub fn input_text(
     if parts.selection.is_empty() {
         out.push_str("The selection is empty: `code` is inserted at that position.\n");
     }
-    out.push_str(&format!("<task>{}</task>\n", spec.task));
+    out.push_str(&format!("<task>{}</task>\n", r(&spec.task)));
     if let Some(d) = parts.diagnostic {
         out.push_str(&format!("<diagnostic>{}</diagnostic>\n", r(d)));
     }
@@ -214,6 +222,7 @@ mod tests {
             after: "}\n",
             instruction: None,
             diagnostic: None,
+            document: None,
         }
     }
 

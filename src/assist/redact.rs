@@ -79,6 +79,8 @@ enum Take {
     Credential,
     /// The password in `scheme://user:password@host`: group 1 unless a placeholder.
     UrlPassword,
+    /// A query-string value: group 1 if it looks like a secret.
+    Query,
 }
 
 struct Rule {
@@ -125,8 +127,19 @@ const RULES: &[(&str, &str, Take)] = &[
         Take::Whole,
     ),
     (
+        "aws-session-token",
+        r"\b(?:IQoJb3JpZ2lu|FwoGZXIvYXdz|FQoGZXIvYXdz)[A-Za-z0-9/+=]{40,}",
+        Take::Whole,
+    ),
+    (
+        "aws-session-token",
+        r#"(?i)(?:aws_?)?session_?token["']?\s*(?::=|=>|=|:)\s*["']?([A-Za-z0-9/+=]{100,})"#,
+        Take::Group1,
+    ),
+    // a short payload (`e30` is `{}`) is still a signed token
+    (
         "jwt",
-        r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]*",
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]*",
         Take::Whole,
     ),
     ("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}", Take::Whole),
@@ -139,6 +152,13 @@ const RULES: &[(&str, &str, Take)] = &[
         "secret",
         r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:([^\s:/@]{4,})@",
         Take::UrlPassword,
+    ),
+    // credentials in a URL's query string, inside a string literal or not: the generic
+    // rule below sees `url: "https://…"` as one assignment and would skip them
+    (
+        "secret",
+        r"(?i)[?&;](?:api[_\-]?key|apikey|key|access[_\-]?token|auth[_\-]?token|token|auth|sig|signature|secret|client[_\-]?secret|password|passwd|pwd|x-amz-signature|x-amz-security-token|x-amz-credential)=([^&#\s\x22'<>`]+)",
+        Take::Query,
     ),
     (
         "secret",
@@ -202,43 +222,58 @@ impl Redactor {
     }
 
     /// Redacts contiguous slices of one text (context before, selection, context
-    /// after) through one map. A complete private-key block that crosses a slice boundary is
-    /// found in the joined text and masked in every slice it touches: redacting each
-    /// slice alone would send the body lines on the far side of the boundary (and a
-    /// selection of body lines only) as they are.
+    /// after) through one map, as [`Redactor::redact_window`] does with no more of the
+    /// document than the slices.
     pub fn redact_parts(&self, parts: &[&str], ctx: &mut RedactionMap) -> Vec<String> {
-        let joined: String = parts.concat();
-        let blocks: Vec<(usize, usize)> = self
-            .rules
-            .iter()
-            .filter(|r| r.kind == "private-key")
-            .flat_map(|r| r.re.find_iter(&joined))
-            // complete blocks only: a lone BEGIN (a parser's constant, say) must not
-            // swallow the selection and everything after it
-            .filter(|m| m.as_str().contains("-----END"))
-            .map(|m| (m.start(), m.end()))
-            .collect();
+        let joined = parts.concat();
+        self.redact_window(&joined, 0, parts, ctx)
+    }
+
+    /// Redacts `parts`, contiguous slices of `document` starting at byte `start` (the
+    /// context before, the selection, the context after). Secrets are found on the
+    /// whole document, then cut: a slice that holds only part of a secret (a value
+    /// whose name is outside the window, a key the selection ends inside, the body of
+    /// a private key whose BEGIN line is above the context) gets the placeholder for
+    /// that part. The window alone is searched too, and both finds count. When the
+    /// slices are not where `start` says, only they are searched.
+    pub fn redact_window(
+        &self,
+        document: &str,
+        start: usize,
+        parts: &[&str],
+        ctx: &mut RedactionMap,
+    ) -> Vec<String> {
+        let joined = parts.concat();
+        let in_place = document
+            .get(start..start + joined.len())
+            .is_some_and(|w| w == joined);
+        let (doc, base) = if in_place {
+            (document, start)
+        } else {
+            (joined.as_str(), 0)
+        };
+        let mut found = self.find(doc);
+        if in_place && doc.len() != joined.len() {
+            found.extend(
+                self.find(&joined)
+                    .into_iter()
+                    .map(|(s, e, k)| (s + base, e + base, k)),
+            );
+            found = merge(found);
+        }
         let mut out = Vec::with_capacity(parts.len());
-        let mut offset = 0;
+        let mut offset = base;
         for part in parts {
-            let (start, end) = (offset, offset + part.len());
-            offset = end;
+            let (ps, pe) = (offset, offset + part.len());
+            offset = pe;
             let mut text = String::with_capacity(part.len());
-            let mut last = start;
-            for &(bs, be) in &blocks {
-                // only blocks that reach outside this part; the rest are found below
-                let crosses = bs < end && be > start && (bs < start || be > end);
-                if !crosses {
-                    continue;
-                }
-                let (s, e) = (bs.max(start), be.min(end));
-                if s > last {
-                    text.push_str(&self.redact(&joined[last..s], ctx));
-                }
-                text.push_str(&ctx.placeholder("private-key", &joined[bs..be]));
-                last = e;
+            let mut last = ps;
+            for &(s, e, kind) in found.iter().filter(|&&(s, e, _)| s < pe && e > ps) {
+                text.push_str(&doc[last..s.max(ps)]);
+                text.push_str(&ctx.placeholder(kind, &doc[s..e]));
+                last = e.min(pe);
             }
-            text.push_str(&self.redact(&joined[last..end], ctx));
+            text.push_str(&doc[last..pe]);
             out.push(text);
         }
         out
@@ -259,8 +294,70 @@ impl Redactor {
         kinds
     }
 
-    /// Sorted, disjoint byte ranges of secrets and their kinds.
+    /// Sorted, disjoint byte ranges of secrets and their kinds: the rules on the text
+    /// as it is, on the contents of adjacent string literals joined (`"sk-proj-ab"
+    /// "cd…"`), and on base64 runs decoded (a key stored encoded).
     fn find(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
+        let mut found = self.find_plain(text);
+        found.extend(self.find_in_literal_chains(text));
+        found.extend(self.find_in_base64(text));
+        merge(found)
+    }
+
+    /// A secret spread over adjacent string literals, as the ranges of its pieces.
+    fn find_in_literal_chains(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
+        let mut out = Vec::new();
+        let (Some(chains), Some(literal)) = (&*LITERAL_CHAIN, &*LITERAL) else {
+            return out;
+        };
+        for chain in chains.find_iter(text) {
+            // (content range in `text`, offset of that content in `joined`)
+            let mut pieces: Vec<(usize, usize, usize)> = Vec::new();
+            let mut joined = String::new();
+            for lit in literal.find_iter(chain.as_str()) {
+                let (s, e) = (
+                    chain.start() + lit.start() + 1,
+                    chain.start() + lit.end() - 1,
+                );
+                if s > e {
+                    continue;
+                }
+                pieces.push((s, e, joined.len()));
+                joined.push_str(&text[s..e]);
+            }
+            for (js, je, kind) in self.find_plain(&joined) {
+                let hit: Vec<(usize, usize)> = pieces
+                    .iter()
+                    .filter_map(|&(s, e, at)| {
+                        let (ps, pe) = (js.max(at), je.min(at + (e - s)));
+                        (ps < pe).then(|| (s + ps - at, s + pe - at))
+                    })
+                    .collect();
+                // within one literal the plain pass finds it already
+                if hit.len() > 1 {
+                    out.extend(hit.into_iter().map(|(s, e)| (s, e, kind)));
+                }
+            }
+        }
+        out
+    }
+
+    /// Base64 runs whose decoded text holds a secret, whole.
+    fn find_in_base64(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
+        let Some(runs) = &*BASE64_RUN else {
+            return Vec::new();
+        };
+        runs.find_iter(text)
+            .filter_map(|m| {
+                let decoded = decode_base64(m.as_str())?;
+                let decoded = String::from_utf8(decoded).ok()?;
+                let (_, _, kind) = *self.find_plain(&decoded).first()?;
+                Some((m.start(), m.end(), kind))
+            })
+            .collect()
+    }
+
+    fn find_plain(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
         let mut found: Vec<(usize, usize, usize, &'static str)> = Vec::new();
         for (priority, rule) in self.rules.iter().enumerate() {
             for caps in rule.re.captures_iter(text) {
@@ -275,7 +372,15 @@ impl Redactor {
                         .get(1)
                         .filter(|m| !is_placeholder(m.as_str()))
                         .map(|m| m.range()),
+                    Take::Query => caps
+                        .get(1)
+                        .filter(|m| is_secret_value(m.as_str()))
+                        .map(|m| m.range()),
                     Take::Assignment => generic_value(text, &caps),
+                };
+                let range = match (rule.kind, range) {
+                    ("private-key", Some(r)) => Some(r.start..key_block_end(text, r)),
+                    (_, r) => r,
                 };
                 if let Some(r) = range.filter(|r| !r.is_empty()) {
                     found.push((r.start, priority, r.end, rule.kind));
@@ -283,17 +388,104 @@ impl Redactor {
             }
         }
         found.sort_unstable();
-        let mut picked: Vec<(usize, usize, &'static str)> = Vec::new();
-        for (start, _, end, kind) in found {
-            if picked
-                .last()
-                .is_none_or(|&(_, prev_end, _)| start >= prev_end)
-            {
-                picked.push((start, end, kind));
-            }
-        }
-        picked
+        merge(found.into_iter().map(|(s, _, e, k)| (s, e, k)).collect())
     }
+}
+
+/// Sorted and disjoint: overlapping ranges become one (the earlier one's kind), so a
+/// secret that overlaps another is never left partly in the clear.
+fn merge(mut found: Vec<(usize, usize, &'static str)>) -> Vec<(usize, usize, &'static str)> {
+    found.sort_by_key(|&(s, e, _)| (s, std::cmp::Reverse(e)));
+    let mut out: Vec<(usize, usize, &'static str)> = Vec::new();
+    for (start, end, kind) in found {
+        match out.last_mut() {
+            Some(last) if start < last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end, kind)),
+        }
+    }
+    out
+}
+
+/// Where an unterminated private-key block ends: after its BEGIN line and the
+/// base64 (and `Proc-Type:`-style header) lines that follow. A complete block ends at
+/// its END line. A lone BEGIN (a parser's constant) so never swallows the code after it.
+fn key_block_end(text: &str, r: std::ops::Range<usize>) -> usize {
+    if text[r.clone()].contains("-----END") {
+        return r.end;
+    }
+    let mut end = text[r.start..]
+        .find('\n')
+        .map_or(text.len(), |i| r.start + i);
+    while end < text.len() {
+        let next = end + 1;
+        let line_end = text[next..].find('\n').map_or(text.len(), |i| next + i);
+        let line = text[next..line_end]
+            .trim()
+            .trim_matches(|c: char| matches!(c, '"' | '\'' | '`' | ',' | ';' | '+' | '\\'))
+            .trim_end_matches("\\n")
+            .trim();
+        let header = line.split_once(": ").is_some_and(|(k, _)| {
+            !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+        });
+        let body = line.len() >= 4
+            && line
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+        if !(header || body) {
+            break;
+        }
+        end = line_end;
+    }
+    end.min(r.end).max(r.start)
+}
+
+/// Two or more string literals next to each other, joined by nothing, `+`, `.`, `..`,
+/// `&` or `||` (C and Python juxtaposition, JS/Java `+`, PHP `.`, Lua `..`).
+static LITERAL_CHAIN: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::new(|| {
+    let sep = r"[ \t]*(?:\\?\r?\n[ \t]*)*(?:\+|\.\.|\.|&|\|\|)?[ \t]*(?:\r?\n[ \t]*)*";
+    compiled(&format!("{LITERAL_PATTERN}(?:{sep}{LITERAL_PATTERN})+"))
+});
+
+const LITERAL_PATTERN: &str = r#"(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*')"#;
+
+static LITERAL: std::sync::LazyLock<Option<Regex>> =
+    std::sync::LazyLock::new(|| compiled(LITERAL_PATTERN));
+
+/// Candidate base64 (standard or URL-safe) long enough to hold a key.
+static BASE64_RUN: std::sync::LazyLock<Option<Regex>> =
+    std::sync::LazyLock::new(|| compiled(r"[A-Za-z0-9+/_\-]{24,}={0,2}"));
+
+/// A helper pattern, or `None` (logged) should it fail to compile; a unit test pins
+/// that they all compile.
+fn compiled(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern)
+        .inspect_err(|e| tracing::error!(error = %e, "secret pattern failed to compile"))
+        .ok()
+}
+
+/// Standard or URL-safe base64, padding optional; `None` when it is not base64.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim_end_matches('=');
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for b in s.bytes() {
+        let v = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// True when `text` holds a `«REDACTED:<kind>#<n>»` placeholder.
@@ -450,7 +642,8 @@ fn is_secret_name(name: &str) -> bool {
 
 fn is_secret_value(value: &str) -> bool {
     let n = value.chars().count();
-    (8..=256).contains(&n)
+    // long enough for an AWS session token (600+ characters)
+    (8..=8192).contains(&n)
         && !value.chars().any(char::is_whitespace)
         && !is_placeholder(value)
         && looks_random(value)

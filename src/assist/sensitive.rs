@@ -1,9 +1,11 @@
 //! Edits that need the user's consent (reliability.md §2.4 item 3, E-7): files
 //! whose content an editor, agent, build tool, CI or shell will execute or obey.
 //!
-//! Matching is on the path relative to the workspace root, by components and
-//! ASCII case-insensitively (`MAKEFILE`, `.VSCode/settings.json` count), anywhere
-//! in the tree (a nested package's `package.json` runs scripts too).
+//! This is the one list; the README's "What is sent, and what never is" names it.
+//! Matching is by components and ASCII case-insensitively (`MAKEFILE`,
+//! `.VSCode/settings.json` count), anywhere in the path (a nested package's
+//! `package.json` runs scripts too). Callers pass the whole absolute path, so a
+//! workspace folder that is `.vscode` itself, or single-file mode, keeps the rule.
 
 use std::path::{Component, Path};
 
@@ -15,6 +17,15 @@ const DIRS: &[(&str, &str)] = &[
     (".idea", "JetBrains project settings can run programs"),
     (".devcontainer", "dev container configuration runs commands"),
     (".husky", "git hooks run on commit"),
+    (
+        ".helix",
+        "Helix language settings choose the programs it runs",
+    ),
+    (".zed", "Zed settings and tasks can run programs"),
+    (
+        ".circleci",
+        "CI pipelines run with the repository's secrets",
+    ),
 ];
 
 /// Two-component directory prefixes: (parent, child, reason).
@@ -67,6 +78,39 @@ const FILES: &[(&str, &str)] = &[
         "git attributes can configure filters that run programs",
     ),
     (".gitmodules", "submodule URLs decide what code is fetched"),
+    (".gitconfig", "git configuration can run programs"),
+    (
+        ".nvim.lua",
+        "Neovim runs it on opening the directory (exrc)",
+    ),
+    (".nvimrc", "Neovim runs it on opening the directory (exrc)"),
+    (".exrc", "Vim runs it on opening the directory (exrc)"),
+    (
+        ".travis.yml",
+        "CI pipelines run with the repository's secrets",
+    ),
+    (
+        "jenkinsfile",
+        "CI pipelines run with the repository's secrets",
+    ),
+    (
+        "azure-pipelines.yml",
+        "CI pipelines run with the repository's secrets",
+    ),
+    (
+        ".yarnrc.yml",
+        "Yarn configuration can load plugins and run programs",
+    ),
+    ("conftest.py", "pytest runs it on every test run"),
+    ("build.gradle", "Gradle build scripts run at build time"),
+    ("build.gradle.kts", "Gradle build scripts run at build time"),
+    ("settings.gradle", "Gradle build scripts run at build time"),
+    (
+        "settings.gradle.kts",
+        "Gradle build scripts run at build time",
+    ),
+    ("cmakelists.txt", "CMake scripts run at configure time"),
+    ("rakefile", "rake tasks run commands"),
 ];
 
 /// Why an edit to `rel_path` (relative to the workspace root) needs the user's
@@ -93,6 +137,9 @@ pub fn sensitive_target(rel_path: &Path) -> Option<&'static str> {
         {
             return Some(reason);
         }
+    }
+    if dirs.last().is_some_and(|d| d == ".git") && name == "config" {
+        return Some("git configuration can run programs");
     }
     if dirs.last().is_some_and(|d| d == ".cargo") && name.starts_with("config") {
         return Some("Cargo configuration can set runners and build flags");
@@ -152,6 +199,25 @@ mod tests {
             ".gitmodules",
             ".cargo/config.toml",
             ".devcontainer/devcontainer.json",
+            ".helix/languages.toml",
+            ".helix/config.toml",
+            ".nvim.lua",
+            ".nvimrc",
+            ".exrc",
+            ".zed/settings.json",
+            ".circleci/config.yml",
+            ".travis.yml",
+            "Jenkinsfile",
+            "azure-pipelines.yml",
+            ".yarnrc.yml",
+            "tests/conftest.py",
+            "build.gradle",
+            "app/build.gradle.kts",
+            "CMakeLists.txt",
+            "Rakefile",
+            ".gitconfig",
+            ".git/config",
+            "/home/u/proj/.vscode/settings.json",
         ];
         for p in sensitive {
             assert!(

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{confine, exclude::ExcludeRules, sensitive};
+use super::exclude::{self, ExcludeRules};
+use super::{confine, sensitive};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -56,13 +57,28 @@ pub fn resolve(
 ) -> Target {
     let Some(file) = file else {
         let scheme = uri.split(':').next().unwrap_or_default().to_owned();
-        let refusal = (scheme != "untitled").then_some(Refusal::Scheme(scheme));
+        let untitled = scheme.eq_ignore_ascii_case("untitled");
+        // an `untitled:` document names the path it will be saved as (`untitled:.env`,
+        // `untitled:/home/u/proj/.vscode/settings.json`): the name rules apply to it
+        let named = untitled.then(|| untitled_path(uri)).flatten();
+        let (excluded, sensitive) = match &named {
+            Some(p) => (
+                excluded_by(p, folders, exclude_globs),
+                sensitive_by(p, None),
+            ),
+            None => (None, None),
+        };
+        let refusal = if !untitled {
+            Some(Refusal::Scheme(scheme))
+        } else {
+            excluded.map(Refusal::Excluded)
+        };
         return Target {
             path: None,
             display: uri.to_owned(),
             chain_key: uri.to_owned(),
             refusal,
-            sensitive: None,
+            sensitive,
         };
     };
     let path = canonical(file);
@@ -74,14 +90,14 @@ pub fn resolve(
         folders
     };
     let root = confine::workspace_for(&path, folders);
-    let (display, rules_root) = match &root {
-        Some(r) => (confine::relative_path(&path, r), r.clone()),
-        None => (path.clone(), own_dir[0].clone()),
+    let display = match &root {
+        Some(r) => confine::relative_path(&path, r),
+        None => path.clone(),
     };
     let display = display.to_string_lossy().replace('\\', "/");
     // the path as given and the resolved one both count: `.codexignore` names what the
     // user sees, and a symlink into an excluded path is excluded (`check` does both)
-    let excluded = ExcludeRules::new(&rules_root, exclude_globs).check(file);
+    let excluded = excluded_by(file, folders, exclude_globs);
     let refusal = match (excluded, &root) {
         (Some(rule), _) => Some(Refusal::Excluded(rule)),
         (None, None) if !allow_outside => Some(Refusal::OutsideWorkspace),
@@ -89,19 +105,130 @@ pub fn resolve(
     };
     // likewise a protected path that is a symlink to an ordinary file: the tool that
     // obeys `.vscode/settings.json` reads through the link
-    let given = root.as_ref().and_then(|r| {
-        confine::normalize_lexically(&std::path::absolute(file).unwrap_or_else(|_| file.into()))
-            .strip_prefix(r)
-            .ok()
-            .map(Path::to_path_buf)
-    });
-    let sensitive = sensitive::sensitive_target(Path::new(&display))
-        .or_else(|| given.as_deref().and_then(sensitive::sensitive_target));
+    let sensitive = sensitive_by(file, Some(&path));
     Target {
         chain_key: path.to_string_lossy().into_owned(),
         path: Some(path),
         display,
         refusal,
         sensitive,
+    }
+}
+
+/// The first rule that excludes `file`: the built-in list on the whole path, then
+/// every rule (`.codexignore`, `exclude`) of every folder that encloses the file, not
+/// only the innermost one. A relative `file` (an `untitled:` name) is judged against
+/// each folder as if it lay there, and against the built-in list on its own.
+fn excluded_by(file: &Path, folders: &[PathBuf], exclude_globs: &[String]) -> Option<String> {
+    if let Some(rule) = exclude::built_in_on_whole_path(file) {
+        return Some(rule);
+    }
+    if !file.is_absolute() {
+        return folders
+            .iter()
+            .find_map(|folder| ExcludeRules::new(folder, exclude_globs).check(&folder.join(file)));
+    }
+    let resolved = confine::canonical(file);
+    let lexical = confine::normalize_lexically(file);
+    let mut enclosing: Vec<PathBuf> = folders
+        .iter()
+        .filter(|folder| {
+            resolved.starts_with(confine::canonical(folder))
+                || lexical.starts_with(confine::normalize_lexically(folder))
+        })
+        .cloned()
+        .collect();
+    // outside every folder (allowOutsideWorkspace): the file's own directory's rules
+    if enclosing.is_empty() {
+        enclosing.extend(lexical.parent().map(Path::to_path_buf));
+    }
+    enclosing
+        .iter()
+        .find_map(|folder| ExcludeRules::new(folder, exclude_globs).check(file))
+}
+
+/// Why an edit to `file` needs consent, judged on the whole absolute path (as given,
+/// and `resolved` when known) so that single-file mode and a workspace folder that is
+/// `.vscode` or `.github` itself keep the rule.
+fn sensitive_by(file: &Path, resolved: Option<&Path>) -> Option<&'static str> {
+    let given = if file.is_absolute() {
+        confine::normalize_lexically(file)
+    } else {
+        file.to_path_buf()
+    };
+    sensitive::sensitive_target(&given).or_else(|| resolved.and_then(sensitive::sensitive_target))
+}
+
+/// The path an `untitled:` URI names, percent-decoded, without query or fragment;
+/// `None` when it names nothing.
+fn untitled_path(uri: &str) -> Option<PathBuf> {
+    let rest = uri.split_once(':')?.1;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let bytes = rest.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&out).replace('\\', "/");
+    let text = text.trim();
+    (!text.is_empty()).then(|| PathBuf::from(text))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn untitled_uris_name_a_path() {
+        let cases = [
+            ("untitled:.env", Some(".env")),
+            ("untitled:Untitled-1", Some("Untitled-1")),
+            (
+                "untitled:/home/u/.ssh/id_rsa?x#y",
+                Some("/home/u/.ssh/id_rsa"),
+            ),
+            ("untitled:a%2Fb%20c", Some("a/b c")),
+            ("untitled:%zz", Some("%zz")),
+            ("untitled:", None),
+        ];
+        for (uri, want) in cases {
+            assert_eq!(untitled_path(uri), want.map(PathBuf::from), "{uri}");
+        }
+    }
+
+    #[test]
+    fn secret_directories_count_on_the_whole_path_in_single_file_mode() {
+        for p in [
+            "/home/u/.ssh/config",
+            "/home/u/.gnupg/gpg.conf",
+            "/r/.git/config",
+        ] {
+            let t = resolve(Some(Path::new(p)), "file://x", &[], &[], false);
+            assert!(
+                matches!(t.refusal, Some(Refusal::Excluded(_))),
+                "{p}: {t:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn protected_when_the_folder_is_vscode_itself() {
+        let folders = [PathBuf::from("/nonexistent-sec/proj/.vscode")];
+        let file = Path::new("/nonexistent-sec/proj/.vscode/settings.json");
+        let t = resolve(Some(file), "file://x", &folders, &[], false);
+        assert_eq!(t.display, "settings.json");
+        assert!(t.sensitive.is_some(), "{t:?}");
     }
 }

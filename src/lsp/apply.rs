@@ -18,6 +18,7 @@ use super::jobs::or_cancel;
 use super::session::Session;
 use super::to_proto;
 use crate::assist::diff::CharEdit;
+use crate::assist::edit::{ConsentDiff, consent_diff};
 use crate::document::{MapError, MapOrSyncError, Snapshot};
 
 pub struct EditContext<'a> {
@@ -41,15 +42,33 @@ const APPLY: &str = "Apply";
 const PROTECTED_ANNOTATION: &str = "codex-protected";
 
 /// Asks before editing a protected file; any answer but "Apply" (dismissed, an error
-/// reply, a client that cannot answer) means no.
+/// reply, a client that cannot answer) means no. The question shows every changed
+/// line; a diff too long for a message is opened as a document first and the question
+/// asks about that, and where it cannot be opened nothing is applied.
 async fn consent(
     ctx: &EditContext<'_>,
     reason: &str,
     n: usize,
-    preview: &str,
-) -> Result<bool, Failure> {
+    diff: &ConsentDiff,
+) -> Result<Result<bool, String>, Failure> {
+    let shown = match &diff.short {
+        Some(short) => short.clone(),
+        None => {
+            let opened = ctx.session.caps().show_document
+                && show_file(ctx.client, "consent", ctx.display, "diff", &diff.full).await;
+            if !opened {
+                return Ok(Err(format!(
+                    "not applied: the change to {} is too long to show in a question and                      this editor cannot open it as a document",
+                    ctx.display
+                )));
+            }
+            "The full change is open in a new document (codex-lsp consent diff); read it \
+             before you answer."
+                .to_owned()
+        }
+    };
     let message = format!(
-        "Codex wants to change {} ({n} edit{}) in {}, a protected file ({reason}). Apply this edit?\n{preview}",
+        "Codex wants to change {} ({n} edit{}) in {}, a protected file ({reason}). Apply this edit?\n{shown}",
         if n == 1 {
             "one place"
         } else {
@@ -74,23 +93,34 @@ async fn consent(
             .show_message_request(MessageType::WARNING, message, Some(actions)),
     )
     .await?;
-    Ok(matches!(answer, Ok(Some(item)) if item.title == APPLY))
+    Ok(Ok(matches!(answer, Ok(Some(item)) if item.title == APPLY)))
 }
 
-fn preview_of(snap: &Snapshot, edits: &[CharEdit]) -> String {
-    let len = snap.text.len_chars();
-    let changes: Vec<(String, String)> = edits
-        .iter()
-        .map(|e| {
-            (
-                snap.text
-                    .slice(e.start.min(len)..e.end.min(len))
-                    .to_string(),
-                e.text.clone(),
-            )
-        })
-        .collect();
-    crate::assist::edit::preview(&changes)
+/// The line diff of the whole lines the edits touch, before and after.
+fn diff_of(snap: &Snapshot, edits: &[CharEdit]) -> ConsentDiff {
+    let text = &snap.text;
+    let len = text.len_chars();
+    let (Some(first), Some(last)) = (edits.first(), edits.last()) else {
+        return consent_diff("", "");
+    };
+    let start = text.line_to_char(text.char_to_line(first.start.min(len)));
+    let end_line = text.char_to_line(last.end.min(len));
+    let end = if end_line + 1 < text.len_lines() {
+        text.line_to_char(end_line + 1)
+    } else {
+        len
+    };
+    let old = text.slice(start..end).to_string();
+    let mut new = String::with_capacity(old.len());
+    let mut at = start;
+    for e in edits {
+        let (s, t) = (e.start.clamp(at, end), e.end.clamp(at, end));
+        new.push_str(&text.slice(at..s).to_string());
+        new.push_str(&e.text);
+        at = t;
+    }
+    new.push_str(&text.slice(at..end).to_string());
+    consent_diff(&old, &new)
 }
 
 pub async fn apply(
@@ -103,12 +133,17 @@ pub async fn apply(
     let caps = ctx.session.caps();
     if let Some(reason) = ctx.sensitive
         && caps.show_message_request
-        && !consent(ctx, reason, edits.len(), &preview_of(snap, edits)).await?
     {
-        return Ok(Applied::No(format!(
-            "not applied: you declined the edit to {}",
-            ctx.display
-        )));
+        match consent(ctx, reason, edits.len(), &diff_of(snap, edits)).await? {
+            Ok(true) => {}
+            Ok(false) => {
+                return Ok(Applied::No(format!(
+                    "not applied: you declined the edit to {}",
+                    ctx.display
+                )));
+            }
+            Err(why) => return Ok(Applied::No(why)),
+        }
     }
     // the user may have typed while the model (or the question) was pending
     let (current, new_start, _) =
@@ -216,12 +251,25 @@ pub async fn apply(
 
 /// Opens an explanation as a Markdown document (a file in the cache directory).
 pub async fn show_markdown(client: &Client, display: &str, text: &str) {
+    show_file(
+        client,
+        "explain",
+        display,
+        "md",
+        &format!("# {display}\n\n{text}\n"),
+    )
+    .await;
+}
+
+/// Writes `content` to `<cache>/codex-lsp/<kind>/<display, sanitised>.<ext>` and asks
+/// the editor to show it; true when the editor said it did.
+async fn show_file(client: &Client, kind: &str, display: &str, ext: &str, content: &str) -> bool {
     // the user's cache directory ($XDG_CACHE_HOME/codex-lsp on Linux), found by the same
     // crate that finds the chains' state directory
     let dir = directories::ProjectDirs::from("", "", "codex-lsp")
         .map(|d| d.cache_dir().to_path_buf())
         .unwrap_or_else(|| std::env::temp_dir().join("codex-lsp"))
-        .join("explain");
+        .join(kind);
     let name: String = display
         .chars()
         .map(|c| {
@@ -232,23 +280,27 @@ pub async fn show_markdown(client: &Client, display: &str, text: &str) {
             }
         })
         .collect();
-    let path = dir.join(format!("{name}.md"));
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, format!("# {display}\n\n{text}\n")));
+    let path = dir.join(format!("{name}.{ext}"));
+    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, content));
     if let Err(e) = written {
-        tracing::warn!("cannot write the explanation: {e}");
-        return;
+        tracing::warn!("cannot write the {kind} document: {e}");
+        return false;
     }
-    if let Some(uri) = Uri::from_file_path(&path) {
-        let params = ShowDocumentParams {
-            uri,
-            external: Some(false),
-            // not stealing focus: Neovim would replace the window the user is in
-            take_focus: Some(false),
-            selection: None,
-        };
-        if let Err(e) = client.send_request::<ShowDocument>(params).await {
+    let Some(uri) = Uri::from_file_path(&path) else {
+        return false;
+    };
+    let params = ShowDocumentParams {
+        uri,
+        external: Some(false),
+        // not stealing focus: Neovim would replace the window the user is in
+        take_focus: Some(false),
+        selection: None,
+    };
+    match client.send_request::<ShowDocument>(params).await {
+        Ok(r) => r.success,
+        Err(e) => {
             tracing::debug!("window/showDocument failed: {e}");
+            false
         }
     }
 }

@@ -184,6 +184,9 @@ async fn job(
     let rope = &snap.text;
     let selection = rope.slice(s..e).to_string();
     let (before, after) = selection::surroundings(rope, s, e, settings.context_lines as usize);
+    // the redactor sees the whole document and cuts what is sent out of it
+    let document = rope.to_string();
+    let window_start = rope.char_to_byte(s).saturating_sub(before.len());
     let diagnostic = req
         .diagnostic
         .as_ref()
@@ -198,6 +201,7 @@ async fn job(
         after: &after,
         instruction: instruction.as_deref(),
         diagnostic: diagnostic.as_deref(),
+        document: Some((&document, window_start)),
     };
     let head = session.chains.get(&target.chain_key);
     let continuation = chain::continuation(head.as_ref(), settings.chain_mode);

@@ -231,3 +231,107 @@ fn a_private_key_block_split_across_parts_is_masked_in_every_part() {
     );
     assert_eq!(out, ["a\n", "password = \"«REDACTED:secret#1»\"\n"]);
 }
+
+/// The window `[before, selection, after]` of `doc` around `sel`, redacted with the
+/// whole document in view; returns what would be sent.
+fn window(doc: &str, before: &str, sel: &str, after: &str) -> String {
+    let start = doc.find(&format!("{before}{sel}{after}")).unwrap();
+    Redactor::new()
+        .redact_window(doc, start, &[before, sel, after], &mut RedactionMap::new())
+        .concat()
+}
+
+#[test]
+fn a_selection_holding_only_the_value_sends_none_of_it() {
+    let doc = "x = 1\nDB_PASSWORD = \"s3cr3tP4ssw0rd\"\ny = 2\n";
+    let out = window(doc, "", "s3cr3tP4ssw0rd", "\"\ny = 2\n");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    let out = window(doc, "", "P4ssw0", "");
+    assert!(!out.contains("P4ss"), "{out}");
+}
+
+#[test]
+fn a_selection_holding_only_the_name_sends_no_value_in_the_context() {
+    let doc = "x = 1\nDB_PASSWORD = \"s3cr3tP4ssw0rd\"\ny = 2\n";
+    let out = window(doc, "x = 1\n", "DB_PASSWORD", " = \"s3cr3tP4ssw0rd\"\n");
+    assert!(
+        !out.contains("s3cr3t") && out.contains("DB_PASSWORD"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_selection_ending_inside_a_key_sends_no_prefix_of_it() {
+    let doc = format!("k = \"{OPENAI}\"\n");
+    let cut = &doc[..30];
+    let out = window(&doc, "", cut, "");
+    assert!(!out.contains("sk-proj-Ab3d"), "{out}");
+}
+
+#[test]
+fn a_private_key_body_below_a_begin_outside_the_window_is_masked() {
+    let body = "MIIEowIBAAKCAQEA1c7xq9ZfX3mT8vR2kL5pW0yN4hJ6gB1sD7eC9aF2uQ3tV8oI";
+    let doc = format!(
+        "KEY = \"\"\"-----BEGIN RSA PRIVATE KEY-----\n{body}\n{body}\n-----END RSA PRIVATE KEY-----\"\"\"\nX = 1\n"
+    );
+    let out = window(&doc, &format!("{body}\n"), body, "\n");
+    assert!(!out.contains("MIIEow"), "{out}");
+    // unterminated: the body lines after a BEGIN count, the code after them does not
+    let doc = format!("-----BEGIN PRIVATE KEY-----\n{body}\n{body}\nfn main() {{}}\n");
+    let out = window(&doc, "", &format!("{body}\nfn main() {{}}\n"), "");
+    assert!(
+        !out.contains("MIIEow") && out.contains("fn main() {}"),
+        "{out}"
+    );
+}
+
+#[test]
+fn missed_shapes_are_found() {
+    let session = format!("IQoJb3JpZ2luX2VjE{}", "Ab3dEf6hIj9kLm2nOp5q".repeat(32));
+    let key_b64 =
+        "c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRUM0JsYmtGSnVWMXdYNHlaN2FCMGNEM2VGNmdI";
+    let cases = [
+        format!("aws_session_token = {session}\n"),
+        format!("\"SessionToken\": \"{}\"", "Zm9vYmFy".repeat(80)),
+        "fetch(\"https://api.example.com/v1/items?api_key=Q7vX2mP9kLr4Tz8N&page=2\")".into(),
+        "const U = 'https://x.blob.core.windows.net/c?sv=2020&sig=aB3dE%2Bf6hIj9kLm2nOp5q%3D'"
+            .into(),
+        "url = \"https://h/cb?token=Zq8pL2vR9xTk4mW7&x=1\"".into(),
+        "KEY = \"sk-proj-Ab3dEf6hIj9k\" \"Lm2nOp5qRs8tT3BlbkFJuV1wX4yZ7aB0cD3eF6gH\"".into(),
+        "key = \"sk-proj-Ab3dEf6hIj9k\" +\n    \"Lm2nOp5qRs8tT3BlbkFJuV1wX4yZ7aB0cD3eF6gH\";"
+            .into(),
+        format!("blob = \"{key_b64}\""),
+        "t = eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo".into(),
+    ];
+    for text in cases {
+        let out = redact(&text);
+        assert!(contains_placeholder(&out), "not redacted: {text}");
+        for piece in [
+            "Ab3dEf6hIj9k",
+            "Q7vX2mP9",
+            "aB3dE",
+            "Zq8pL2vR",
+            "ZRrHA1",
+            "Zm9vYmFy",
+        ] {
+            assert!(!out.contains(piece), "`{piece}` left in {out}");
+        }
+        assert!(!out.contains(key_b64), "{out}");
+    }
+}
+
+#[test]
+fn new_shapes_leave_look_alikes_alone() {
+    for text in [
+        "fetch(\"https://api.example.com/v1/items?page=2&sort=name\")",
+        "let msg = \"hello \" \"world\";",
+        "const LONG_IDENTIFIER_NAME_FOR_TESTING_PURPOSES: u32 = 1;",
+        "x = \"a\" + \"b\"",
+        "const H: &str = \"-----BEGIN RSA PRIVATE KEY-----\";\nfn parse() {}\n",
+    ] {
+        let out = redact(text);
+        let lone_begin = text.contains("BEGIN");
+        assert!(lone_begin || out == text, "changed: {text} -> {out}");
+        assert!(out.contains("fn parse() {}") || !lone_begin, "{out}");
+    }
+}
