@@ -21,12 +21,11 @@ fn quoted_arms(src: &str, before_arrow: bool) -> Vec<String> {
         let line = line.trim();
         if before_arrow {
             // `"baseUrl" => ...`
-            if let Some(rest) = line.strip_prefix('"') {
-                if let Some(end) = rest.find('"') {
-                    if rest[end + 1..].trim_start().starts_with("=>") {
-                        out.push(rest[..end].to_owned());
-                    }
-                }
+            if let Some(rest) = line.strip_prefix('"')
+                && let Some(end) = rest.find('"')
+                && rest[end + 1..].trim_start().starts_with("=>")
+            {
+                out.push(rest[..end].to_owned());
             }
         } else {
             // `... => "kind",` (also `}` + `"kind"` on its own line after a guard block)
