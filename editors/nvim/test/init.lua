@@ -296,6 +296,10 @@ local function flow_c(bufnr)
     return false
   end
   -- a second explanation while the float is open: replaces it, the cursor stays
+  if not vim.api.nvim_win_is_valid(first) then
+    say("FAIL: the first explanation's float closed by itself")
+    return false
+  end
   local second = explain_once(bufnr, "It returns the sum.")
   if not second then
     return false
