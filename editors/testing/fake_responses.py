@@ -22,6 +22,8 @@ Usage
       "status": 500     answer with this HTTP error status instead (an OpenAI-style
                         error body {"error": {message, type, code}}), "message"
                         and "errorCode" fill it in.
+      "delay": 5        wait this many seconds (after logging the request) before
+                        answering: a slow model, for cancellation tests.
 * Wire format: when the request JSON has "stream": true the answer is an SSE
   stream (Content-Type: text/event-stream), one frame per event,
   "event: <type>\\ndata: <json>\\n\\n", then the connection is closed. Events:
@@ -96,6 +98,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODEL_DEFAULT = "gpt-5.3-codex-official"
@@ -403,6 +406,9 @@ def make_handler(state: State):
             if violation is not None:
                 entry["rejected"] = {"status": violation[0], "message": violation[1]["error"]["message"]}
             state.log(entry)
+            delay = reply.get("delay")
+            if isinstance(delay, (int, float)) and delay > 0:
+                time.sleep(delay)
             if not isinstance(body, dict):
                 err = {"error": {"message": "invalid JSON body", "type": "invalid_request_error", "code": None}}
                 self._send(400, "application/json", json.dumps(err).encode())

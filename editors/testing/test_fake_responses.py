@@ -329,5 +329,20 @@ class ScriptedErrorTest(RulesTestCase):
         self.assertEqual([e.get("rejected") for e in self.log_lines()], [None] * 4)
 
 
+class DelayTest(FakeTestCase):
+    REPLIES = [{"code": "slow", "delay": 0.6}, {"code": "fast"}]
+
+    def test_delay_answers_late_but_logs_at_once(self):
+        t0 = time.monotonic()
+        status, _, _ = self.post({"model": "m", "input": "x"})
+        self.assertEqual(status, 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.55)
+        self.assertEqual(len(self.log_lines()), 1)
+        t0 = time.monotonic()
+        status, _, _ = self.post({"model": "m", "input": "y"})
+        self.assertEqual(status, 200)
+        self.assertLess(time.monotonic() - t0, 0.5)
+
+
 if __name__ == "__main__":
     unittest.main()

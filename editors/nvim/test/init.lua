@@ -7,12 +7,21 @@
 --   CODEX_LSP_BIN      the server binary
 --   CODEX_TEST_TIMEOUT_MS  bound for every wait (default 20000)
 --   CODEX_TEST_STREAM  "0": settings.stream = false (JSON answers instead of SSE)
+--   CODEX_TEST_MODE    "setup": require("codex_lsp").setup({...}); "enable" (0.11+):
+--                      vim.lsp.config + vim.lsp.enable("codex_lsp") only, no plugin call
+--   CODEX_TEST_REQUESTS the fake's request log (flow f waits for its slow request there)
 -- The server inherits CODEX_LSP_BASE_URL / CODEX_LSP_API_KEY from this process.
 -- Flow a: code action "Codex: Refactor" on lines 2-3 (charwise end, as a visual selection gives it).
 -- Flow b: ":6,7CodexAsk make it shorter" (whole lines).
--- Flow c: ":2CodexExplain": the answer shows in a floating window, the buffer is unchanged.
+-- Flow c: ":2CodexExplain": the answer shows once, in a floating window (no message, no
+--         split), the buffer is unchanged; a second ":2CodexExplain" while the float is open
+--         replaces it and leaves the cursor in the source window.
 -- Flow d: ":CodexReset", ":CodexChain" says no chain, then ":'<,'>CodexAsk" on a
 --         characterwise visual selection ("a * b" on line 6).
+-- Flow e: errors appear once: a code action and :CodexAsk the service fails (unknown model),
+--         :CodexAsk answered without code, :CodexAsk in a refused .env file.
+-- Flow f: :CodexAsk on a slow answer, then :CodexCancel: cancelled, nothing applied, said once.
+-- Flow g: :checkhealth codex_lsp (written to health.txt; run.sh checks it).
 -- Each flow logs "FLOW x ok" or "FLOW x failed" to log.txt; exit status 0 when all ran.
 -- run.sh checks the files on disk and the requests the fake received.
 
@@ -37,21 +46,13 @@ vim.opt.swapfile = false
 vim.opt.shortmess:append("F")
 vim.opt.runtimepath:prepend(plugin)
 
--- Record everything the plugin / server shows instead of printing it.
-vim.notify = function(msg, level)
-  say("notify[" .. tostring(level) .. "] " .. tostring(msg))
+-- Record every displayed server message instead of printing it.
+vim.lsp.handlers["window/showMessage"] = function(_, result)
+  say("showMessage[" .. tostring(result and result.type) .. "] " .. tostring(result and result.message))
+  table.insert(_G.codex_test_seen, tostring(result and result.message))
+  return vim.NIL
 end
-local function wrap_handler(method)
-  local orig = vim.lsp.handlers[method]
-  vim.lsp.handlers[method] = function(err, result, ctx, config)
-    if method == "window/showMessage" then
-      say("showMessage[" .. tostring(result and result.type) .. "] " .. tostring(result and result.message))
-      return vim.NIL
-    end
-    return orig(err, result, ctx, config)
-  end
-end
-wrap_handler("window/showMessage")
+_G.codex_test_seen = {}
 
 -- The result of workspace/executeCommand sent by the code action machinery.
 local exec_results = {}
@@ -61,22 +62,48 @@ vim.lsp.handlers["workspace/executeCommand"] = function(err, result, ctx)
 end
 
 local initialized = false
+local mode = os.getenv("CODEX_TEST_MODE") or "setup"
+local settings = {
+  model = "test-model",
+  contextLines = 5,
+  reasoningEffort = "low",
+  stream = os.getenv("CODEX_TEST_STREAM") ~= "0",
+}
+local on_init = function()
+  initialized = true
+end
+if mode == "enable" then
+  -- the 0.11 model: lsp/codex_lsp.lua from 'runtimepath', no plugin call
+  vim.lsp.config("codex_lsp", {
+    cmd = { bin },
+    init_options = settings,
+    settings = { codex = settings },
+    on_init = on_init,
+  })
+  vim.lsp.enable("codex_lsp")
+else
+  require("codex_lsp").setup({
+    cmd = { bin },
+    filetypes = "*",
+    settings = settings,
+    client = { on_init = on_init },
+  })
+end
 local codex = require("codex_lsp")
-codex.setup({
-  cmd = { bin },
-  filetypes = "*",
-  settings = {
-    model = "test-model",
-    contextLines = 5,
-    reasoningEffort = "low",
-    stream = os.getenv("CODEX_TEST_STREAM") ~= "0",
-  },
-  client = {
-    on_init = function()
-      initialized = true
-    end,
-  },
-})
+local handlers = require("codex_lsp.handlers")
+
+-- Everything the user saw: each vim.notify and each displayed window/showMessage is a
+-- line "notify[...]" / "showMessage[...]" in log.txt, and counted here.
+local seen = _G.codex_test_seen
+local function saw(text)
+  table.insert(seen, text)
+end
+
+vim.notify = function(msg, level)
+  say("notify[" .. tostring(level) .. "] " .. tostring(msg))
+  saw(tostring(msg))
+end
+
 
 local function buf_text(bufnr)
   return table.concat(vim.api.nvim_buf_get_lines(bufnr, 0, -1, false), "\n")
@@ -183,8 +210,32 @@ local function flow_b(bufnr)
   return true
 end
 
-local function flow_c(bufnr)
-  local before = buf_text(bufnr)
+local function count_seen(needle)
+  local n = 0
+  for _, t in ipairs(seen) do
+    if t:find(needle, 1, true) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- floating windows whose text holds `needle`
+local function floats_with(needle)
+  local list = {}
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    local cfg = vim.api.nvim_win_get_config(win)
+    if cfg.relative and cfg.relative ~= "" then
+      local text = table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), "\n")
+      if text:find(needle, 1, true) then
+        table.insert(list, win)
+      end
+    end
+  end
+  return list
+end
+
+local function explain_once(bufnr, answer)
   local result
   local orig = codex.explain
   codex.explain = function(b, range, on_done)
@@ -196,37 +247,68 @@ local function flow_c(bufnr)
       end
     end)
   end
+  local win = vim.api.nvim_get_current_win()
   vim.cmd("2CodexExplain")
+  codex.explain = orig
   if not wait("codex.explain to answer", function()
     return result ~= nil
   end) then
     return false
   end
   say("explain answered: " .. vim.inspect(result))
-  if result.err or type(result.result) ~= "table" or type(result.result.text) ~= "string" then
+  if result.err or type(result.result) ~= "table" or result.result.text ~= answer then
     say("FAIL: codex.explain answered " .. vim.inspect(result))
     return false
   end
-  -- the text is shown in a floating window
-  local shown = false
-  for _, win in ipairs(vim.api.nvim_list_wins()) do
-    local cfg = vim.api.nvim_win_get_config(win)
-    if cfg.relative and cfg.relative ~= "" then
-      local text = table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), "\n")
-      if text:find("It adds two numbers.", 1, true) then
-        shown = true
-        vim.api.nvim_win_close(win, true)
-      end
-    end
-  end
-  if not shown then
-    say("FAIL: no floating window shows the explanation")
+  -- let any late message arrive
+  vim.wait(300, function()
+    return false
+  end, 20)
+  local floats = floats_with(answer)
+  if #floats ~= 1 then
+    say("FAIL: " .. #floats .. " floating windows show the explanation, expected 1")
     return false
   end
-  if vim.api.nvim_get_current_buf() ~= bufnr then
-    say("FAIL: the explanation replaced the current buffer with " .. vim.api.nvim_buf_get_name(0))
+  if count_seen(answer) ~= 0 then
+    say("FAIL: the explanation was also shown as a message (" .. count_seen(answer) .. " times)")
     return false
   end
+  local msgs = vim.fn.execute("messages")
+  if msgs:find(answer, 1, true) then
+    say("FAIL: the explanation is in :messages: " .. msgs)
+    return false
+  end
+  if vim.api.nvim_get_current_win() ~= win or vim.api.nvim_get_current_buf() ~= bufnr then
+    say("FAIL: the cursor left the source window for " .. vim.api.nvim_buf_get_name(0))
+    return false
+  end
+  if #vim.api.nvim_tabpage_list_wins(0) ~= 2 then
+    say("FAIL: expected the source window and one float, got " .. #vim.api.nvim_tabpage_list_wins(0) .. " windows")
+    return false
+  end
+  return floats[1]
+end
+
+local function flow_c(bufnr)
+  local before = buf_text(bufnr)
+  local first = explain_once(bufnr, "It adds two numbers.")
+  if not first then
+    return false
+  end
+  -- a second explanation while the float is open: replaces it, the cursor stays
+  if not vim.api.nvim_win_is_valid(first) then
+    say("FAIL: the first explanation's float closed by itself")
+    return false
+  end
+  local second = explain_once(bufnr, "It returns the sum.")
+  if not second then
+    return false
+  end
+  if vim.api.nvim_win_is_valid(first) and first ~= second then
+    say("FAIL: the first explanation's float is still open")
+    return false
+  end
+  vim.api.nvim_win_close(second, true)
   if buf_text(bufnr) ~= before then
     say("FAIL: explain changed the buffer")
     return false
@@ -300,6 +382,186 @@ local function flow_d(bufnr)
   return true
 end
 
+-- runs `fn()` (which starts one command) and waits for its outcome in handlers.state
+local mark = 0
+local function outcome(what, fn)
+  local n = handlers.state.results
+  mark = #seen
+  fn()
+  if not wait(what, function()
+    return handlers.state.results > n
+  end) then
+    return nil
+  end
+  -- the server's showMessage precedes the answer; give a duplicate the time to show
+  vim.wait(400, function()
+    return false
+  end, 20)
+  return handlers.state.last
+end
+
+local function expect_once(what, last, kind, needle)
+  if not last then
+    return false
+  end
+  local got = handlers.error_kind(last.err)
+  if got ~= kind then
+    say("FAIL: " .. what .. ": error kind " .. tostring(got) .. ", expected " .. kind .. ": " .. vim.inspect(last))
+    return false
+  end
+  -- exactly one message since the command started, and it is about this failure
+  local shown = { unpack(seen, mark + 1) }
+  if #shown ~= 1 or not shown[1]:find(needle, 1, true) then
+    say("FAIL: " .. what .. ": shown " .. vim.inspect(shown) .. ", expected one message with “" .. needle .. "”")
+    return false
+  end
+  say(what .. ": shown once (" .. kind .. ")")
+  return true
+end
+
+local function code_action(bufnr, want, s, e)
+  if vim.fn.has("nvim-0.8") == 1 then
+    vim.lsp.buf.code_action({
+      range = { start = s, ["end"] = e },
+      filter = function(a)
+        return a.title == want
+      end,
+      apply = true,
+    })
+  else
+    vim.ui.select = function(items, opts, on_choice)
+      for i, it in ipairs(items) do
+        local title = opts.format_item and opts.format_item(it) or tostring(it)
+        if title == want then
+          return on_choice(it, i)
+        end
+      end
+      say("FAIL: no code action titled " .. want)
+      on_choice(nil, nil)
+    end
+    vim.lsp.buf.range_code_action(nil, s, e)
+  end
+end
+
+local function flow_e(bufnr)
+  local before = buf_text(bufnr)
+  local ok = true
+  -- 1. a code action the service fails (unknown model)
+  local last = outcome("the failing code action", function()
+    code_action(bufnr, "Codex: Document", { 2, 0 }, { 3, 4 })
+  end)
+  ok = expect_once("code action, unknown model", last, "gateway", "model `nope` does not exist") and ok
+  -- 2. :CodexAsk, same failure
+  last = outcome(":CodexAsk failing", function()
+    vim.cmd("2CodexAsk use a match")
+  end)
+  ok = expect_once(":CodexAsk, unknown model", last, "gateway", "nope` does not exist, really") and ok
+  -- 3. an answer without code
+  last = outcome(":CodexAsk answered in prose", function()
+    vim.cmd("2CodexAsk add a comment")
+  end)
+  ok = expect_once(":CodexAsk, no code", last, "no_code", "code") and ok
+  if buf_text(bufnr) ~= before then
+    say("FAIL: a failed request changed the buffer")
+    ok = false
+  end
+  -- 4. a refused file: nothing is sent
+  local env = vim.fn.fnamemodify(file, ":h:h") .. "/.env"
+  vim.fn.writefile({ "TOKEN=abc" }, env)
+  vim.cmd("edit " .. vim.fn.fnameescape(env))
+  local envbuf = vim.api.nvim_get_current_buf()
+  if not wait("the client to attach to .env", function()
+    return codex.get_client(envbuf) ~= nil
+  end) then
+    return false
+  end
+  last = outcome(":CodexAsk in .env", function()
+    vim.cmd("1CodexAsk rotate it")
+  end)
+  ok = expect_once(":CodexAsk in .env", last, "refused", ".env") and ok
+  vim.cmd("buffer " .. bufnr)
+  if ok then
+    say("flow e done")
+  end
+  return ok
+end
+
+local function requests_logged()
+  local path = os.getenv("CODEX_TEST_REQUESTS")
+  local f = path and io.open(path, "r")
+  if not f then
+    return 0
+  end
+  local n = 0
+  for _ in f:lines() do
+    n = n + 1
+  end
+  f:close()
+  return n
+end
+
+local function flow_f(bufnr)
+  local before = buf_text(bufnr)
+  local n0 = requests_logged()
+  local n = handlers.state.results
+  mark = #seen
+  vim.cmd("6CodexAsk swap them back")
+  if not wait("the slow request to reach the fake", function()
+    return requests_logged() > n0
+  end) then
+    return false
+  end
+  local t = vim.loop.hrtime()
+  vim.cmd("CodexCancel")
+  if not wait("the cancelled request to answer", function()
+    return handlers.state.results > n
+  end) then
+    return false
+  end
+  local ms = (vim.loop.hrtime() - t) / 1e6
+  say(string.format("cancelled answer after %.0f ms", ms))
+  vim.wait(400, function()
+    return false
+  end, 20)
+  if not expect_once(":CodexCancel", handlers.state.last, "cancelled", "codex: cancelled") then
+    return false
+  end
+  if ms > 4000 then
+    say("FAIL: the cancel took " .. ms .. " ms (the fake answers after 8 s)")
+    return false
+  end
+  vim.wait(300, function()
+    return false
+  end, 20)
+  if buf_text(bufnr) ~= before then
+    say("FAIL: a cancelled request changed the buffer")
+    return false
+  end
+  say("flow f done")
+  return true
+end
+
+local function flow_g(bufnr)
+  vim.cmd("checkhealth codex_lsp")
+  local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  vim.fn.writefile(lines, out_dir .. "/health.txt")
+  vim.cmd("tabclose")
+  if vim.api.nvim_get_current_buf() ~= bufnr then
+    vim.cmd("buffer " .. bufnr)
+  end
+  say("checkhealth: " .. #lines .. " lines")
+  -- one client, under the one name, for every buffer
+  local names = {}
+  for _, c in ipairs(vim.lsp.get_clients and vim.lsp.get_clients() or vim.lsp.get_active_clients()) do
+    table.insert(names, c.name)
+  end
+  if #names ~= 1 or names[1] ~= "codex_lsp" then
+    say("FAIL: clients running: " .. vim.inspect(names) .. ", expected one codex_lsp")
+    return false
+  end
+  return #lines > 5
+end
+
 local function run()
   vim.cmd("edit " .. vim.fn.fnameescape(file))
   local bufnr = vim.api.nvim_get_current_buf()
@@ -315,7 +577,15 @@ local function run()
   end
   say("attached, offset_encoding=" .. tostring(codex.get_client(bufnr).offset_encoding))
   local all = true
-  for _, flow in ipairs({ { "a", flow_a }, { "b", flow_b }, { "c", flow_c }, { "d", flow_d } }) do
+  for _, flow in ipairs({
+    { "a", flow_a },
+    { "b", flow_b },
+    { "c", flow_c },
+    { "d", flow_d },
+    { "e", flow_e },
+    { "f", flow_f },
+    { "g", flow_g },
+  }) do
     local ok, res = pcall(flow[2], bufnr)
     if not ok then
       say("FAIL: error in flow " .. flow[1] .. ": " .. tostring(res))
@@ -323,8 +593,8 @@ local function run()
     ok = ok and res
     say(ok and ("FLOW " .. flow[1] .. " ok") or ("FLOW " .. flow[1] .. " failed"))
     all = all and ok
-    if flow[1] == "b" then
-      copy_file(file, out_dir .. "/after_b")
+    if flow[1] == "b" or flow[1] == "d" then
+      copy_file(file, out_dir .. "/after_" .. flow[1])
     end
   end
   done(all and 0 or 1)

@@ -3,13 +3,20 @@
 #
 #   CODEX_LSP_BIN=/path/to/codex-lsp editors/nvim/test/run.sh
 #
-# For each Neovim (0.7.2 from apt, 0.11.4 from the PyPI venv that install.sh makes) it runs
-# the flows of test/init.lua on one file, one fake Responses server per Neovim:
+# It runs the flows of test/init.lua on one file, one fake Responses server per run, in three
+# runs: Neovim 0.7.2 (apt) with require("codex_lsp").setup(), 0.11.4 (the PyPI venv that
+# install.sh makes) with setup(), and 0.11.4 with only vim.lsp.enable("codex_lsp") (the
+# plugin's lsp/codex_lsp.lua, no plugin call):
 #   a) the code action "Codex: Refactor" on a range      (request 1, no previous_response_id)
 #   b) ":6,7CodexAsk make it shorter" on whole lines      (request 2, chained: previous_response_id resp_1)
-#   c) ":2CodexExplain", answer in a floating window      (request 3, chained on resp_2; no edit)
+#   c) ":2CodexExplain" twice: the answer once, in a float; the second replaces the first and
+#      the cursor stays                                   (requests 3, 4, chained; no edit)
 #   d) ":CodexReset", then ":'<,'>CodexAsk" on a characterwise visual selection
-#                                                         (request 4, no previous_response_id)
+#                                                         (request 5, no previous_response_id)
+#   e) errors shown once: a code action and :CodexAsk answered "unknown model" (requests 6, 7),
+#      :CodexAsk answered without code (request 8), :CodexAsk in a refused .env (no request)
+#   f) :CodexAsk on a slow answer, then :CodexCancel      (request 9, answered only after 8 s)
+#   g) :checkhealth codex_lsp (its `codex-lsp doctor` is request 10); health.txt is checked here
 # and checks the file on disk after each flow and the requests the fake received.
 # nvim 0.7 runs with the setting stream = false (JSON answers), 0.11 with SSE streaming.
 # Overrides: NVIM07 / NVIM011 (nvim binaries), CODEX_TEST_TIMEOUT_MS (per wait, default 20000),
@@ -52,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-FLOWS="a b c d"
+FLOWS="a b c d e f g"
 PASSED=0
 FAILED=0
 pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
@@ -132,8 +139,20 @@ try:
 except FileNotFoundError:
     reqs = []
 # flow, expected previous_response_id, whether the replace_selection tool must be offered
-expect = [("a", None, True), ("b", "resp_1", True), ("c", "resp_2", False), ("d", None, True)]
-for i, (flow, prev, tool) in enumerate(expect):
+# (flow, previous_response_id, replace_selection offered, stream as the settings say)
+expect = [
+    ("a", None, True, True),
+    ("b", "resp_1", True, True),
+    ("c", "resp_2", False, True),
+    ("c", "resp_3", False, True),
+    ("d", None, True, True),
+    ("e", "resp_5", True, True),
+    ("e", "resp_5", True, True),
+    ("e", "resp_5", True, True),
+    ("f", "resp_5", True, True),
+    ("g", None, False, False),  # codex-lsp doctor: the environment's settings
+]
+for i, (flow, prev, tool, check_stream) in enumerate(expect):
     if i >= len(reqs):
         print(f"{flow} the fake got no request #{i + 1} (it got {len(reqs)})")
         continue
@@ -147,18 +166,44 @@ for i, (flow, prev, tool) in enumerate(expect):
         print(f"{flow} request {i + 1} model {b.get('model')!r}: settings not passed?")
     if b.get("previous_response_id") != prev:
         print(f"{flow} request {i + 1} previous_response_id {b.get('previous_response_id')!r}, expected {prev!r}")
-    if bool(b.get("stream")) != stream:
+    if check_stream and bool(b.get("stream")) != stream:
         print(f"{flow} request {i + 1} stream={b.get('stream')!r}, expected {stream} from the settings")
     names = [t.get("name") for t in b.get("tools") or []]
     if tool and "replace_selection" not in names:
         print(f"{flow} request {i + 1} offers tools {names}, expected replace_selection")
 if len(reqs) > len(expect):
-    print(f"d the fake got {len(reqs)} requests, expected {len(expect)}")
+    print(f"g the fake got {len(reqs)} requests, expected {len(expect)}")
+EOF
+}
+
+# check_health FILE PORT -> prints what is wrong with the :checkhealth codex_lsp output
+check_health() {
+  python3 - "$1" "$2" <<'EOF'
+import sys
+path, port = sys.argv[1], sys.argv[2]
+try:
+    text = open(path, encoding="utf-8").read()
+except FileNotFoundError:
+    print("no health.txt")
+    sys.exit()
+want = [
+    ("the binary and its version", "codex-lsp 0."),
+    ("the key variable", "CODEX_LSP_API_KEY is set"),
+    ("the base URL", f"http://127.0.0.1:{port}/v1"),
+    ("a successful doctor run", "codex-lsp doctor: usable"),
+    ("the attached buffer", "src/lib.rs"),
+    ("the current file's chain", "chain resp_5"),
+]
+for what, needle in want:
+    if needle not in text:
+        print(f"checkhealth does not show {what} ({needle!r})")
+if "sk-test-nvim-e2e" in text:
+    print("checkhealth prints the API key")
 EOF
 }
 
 run_version() {
-  local label=$1 nvim=$2 stream=$3
+  local label=$1 nvim=$2 stream=$3 mode=$4
   local dir="$TMP/$label"
   mkdir -p "$dir/ws/.git" "$dir/ws/src" "$dir/out" "$dir/xdg/config" "$dir/xdg/data" "$dir/xdg/state" "$dir/xdg/cache" "$dir/home"
   printf '%s' "$ORIGINAL" >"$dir/ws/src/lib.rs"
@@ -173,7 +218,14 @@ run_version() {
   echo "== $label: $version"
 
   cat >"$dir/replies.json" <<'EOF'
-[{"code": "    a + b"}, {"code": "    a * b\n"}, {"text": "It adds two numbers."}, {"code": "b * a"}]
+[{"code": "    a + b"}, {"code": "    a * b\n"},
+ {"text": "It adds two numbers."}, {"text": "It returns the sum."},
+ {"code": "b * a"},
+ {"status": 400, "message": "The model `nope` does not exist.", "errorCode": "model_not_found"},
+ {"status": 400, "message": "The model `nope` does not exist, really.", "errorCode": "model_not_found"},
+ {"text": "I would rather not."},
+ {"code": "a * b", "delay": 8},
+ {"text": "ok"}]
 EOF
   python3 "$FAKE" --port-file "$dir/port" --replies "$dir/replies.json" --log "$dir/requests.jsonl" \
     2>"$dir/fake.stderr" &
@@ -197,7 +249,8 @@ EOF
         CODEX_LSP_BASE_URL="http://127.0.0.1:$port/v1" CODEX_LSP_API_KEY="sk-test-nvim-e2e" \
         CODEX_LSP_LOG="${CODEX_LSP_LOG:-debug}" CODEX_LSP_LOG_FILE="$dir/server.log" \
         CODEX_LSP_BIN="$BIN" CODEX_TEST_PLUGIN="$PLUGIN" CODEX_TEST_FILE="$dir/ws/src/lib.rs" \
-        CODEX_TEST_OUT="$dir/out" CODEX_TEST_STREAM="$stream" CODEX_TEST_TIMEOUT_MS="${CODEX_TEST_TIMEOUT_MS:-20000}" \
+        CODEX_TEST_OUT="$dir/out" CODEX_TEST_STREAM="$stream" CODEX_TEST_MODE="$mode" \
+        CODEX_TEST_REQUESTS="$dir/requests.jsonl" CODEX_TEST_TIMEOUT_MS="${CODEX_TEST_TIMEOUT_MS:-20000}" \
         timeout -k 5 90 "$nvim" --headless -n -i NONE -u "$HERE/init.lua" </dev/null >"$dir/nvim.stdout" 2>"$dir/nvim.stderr"
   ) &
   local nvim_pid=$!
@@ -231,7 +284,13 @@ EOF
   flow_result a "code action Codex: Refactor" "$dir/out/after_a" "$EXPECTED_A"
   flow_result b ":CodexAsk on lines, chained on a" "$dir/out/after_b" "$EXPECTED_B"
   flow_result c ":CodexExplain in a floating window, chained on b" "" ""
-  flow_result d ":CodexReset, then :'<,'>CodexAsk on a charwise selection" "$dir/ws/src/lib.rs" "$EXPECTED_D"
+  flow_result d ":CodexReset, then :'<,'>CodexAsk on a charwise selection" "$dir/out/after_d" "$EXPECTED_D"
+  flow_result e "errors shown once (unknown model, no code, refused .env)" "" ""
+  flow_result f ":CodexCancel of a slow :CodexAsk" "$dir/ws/src/lib.rs" "$EXPECTED_D"
+  local hp
+  hp=$(check_health "$dir/out/health.txt" "$port")
+  [ -z "$hp" ] || problems=$(printf '%s\n%s\n' "$problems" "$(printf '%s\n' "$hp" | sed 's/^/g /')")
+  flow_result g ":checkhealth codex_lsp" "" ""
   [ $rc -eq 0 ] || show_log=1
   if [ $show_log = 1 ]; then
     echo "   --- nvim test log ($dir/out/log.txt)"
@@ -246,8 +305,9 @@ EOF
 
 START=$(date +%s%N)
 # 0.7 with settings.stream = false (plain JSON answers), 0.11 with SSE streaming
-run_version nvim-0.7 "$NVIM07" 0
-run_version nvim-0.11 "$NVIM011" 1
+run_version nvim-0.7 "$NVIM07" 0 setup
+run_version nvim-0.11 "$NVIM011" 1 setup
+run_version nvim-0.11-enable "$NVIM011" 1 enable
 echo "($((($(date +%s%N) - START) / 1000000)) ms)"
 [ "${CODEX_TEST_KEEP:-0}" = 1 ] && echo "logs kept in $TMP"
 SUMMARY_DONE=1
