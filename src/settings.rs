@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 pub const DEFAULT_BASE_URL: &str = "https://geekapis.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-5.3-codex-official";
 const EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+/// The largest `patchAboveLines`: a selection longer than this is beyond any request.
+const MAX_PATCH_ABOVE_LINES: u32 = 1_000_000;
 /// Built-in action ids; a user-defined action may not reuse one.
 pub const BUILTIN_ACTIONS: &[&str] = &[
     "fix", "refactor", "document", "tests", "explain", "instruct",
@@ -40,6 +42,8 @@ pub struct Settings {
     pub actions: Vec<UserAction>,
     pub allow_outside_workspace: bool,
     pub log_file: Option<String>,
+    /// Selections of at least this many lines also offer `apply_patch`; 0 never does.
+    pub patch_above_lines: u32,
     pub chain_mode: ChainMode,
 }
 
@@ -73,6 +77,7 @@ impl Default for Settings {
             actions: Vec::new(),
             allow_outside_workspace: false,
             log_file: None,
+            patch_above_lines: 80,
             chain_mode: ChainMode::Server,
         }
     }
@@ -266,6 +271,16 @@ impl Settings {
                         Err("must be at most 10000".into())
                     }
                 }),
+                "patchAboveLines" => parse::<u32>(v).and_then(|x| {
+                    if x <= MAX_PATCH_ABOVE_LINES {
+                        self.patch_above_lines = x;
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "must be a whole number from 0 (never) to {MAX_PATCH_ABOVE_LINES}"
+                        ))
+                    }
+                }),
                 "exclude" => parse(v).map(|x| self.exclude = x),
                 "actions" => parse(v).and_then(valid_actions).map(|x| self.actions = x),
                 "allowOutsideWorkspace" => parse(v).map(|x| self.allow_outside_workspace = x),
@@ -423,6 +438,31 @@ mod tests {
         assert_eq!(s.chain_mode, ChainMode::Replay);
         let (s, p) = apply(json!({"chainMode": "client"}));
         assert_eq!((s.chain_mode, p.len()), (ChainMode::Server, 1));
+    }
+
+    #[test]
+    fn patch_above_lines_is_a_bounded_non_negative_integer() {
+        assert_eq!(Settings::default().patch_above_lines, 80);
+        let (s, p) = apply(json!({"patchAboveLines": 0}));
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(s.patch_above_lines, 0, "0 turns patches off");
+        let (s, p) = apply(json!({"patchAboveLines": 200}));
+        assert!(p.is_empty());
+        assert_eq!(s.patch_above_lines, 200);
+        for bad in [
+            json!(-1),
+            json!(2.5),
+            json!("80"),
+            json!(null),
+            json!(2_000_000),
+        ] {
+            let (s, p) = apply(json!({ "patchAboveLines": bad }));
+            assert_eq!(s.patch_above_lines, 80, "{bad} keeps the default");
+            assert!(
+                p.len() == 1 && p[0].message().contains("`patchAboveLines`"),
+                "{bad}: {p:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //!   several `replace_selection` calls are [`AnswerError::Ambiguous`]; truncated
 //!   JSON, a trailing comma, a non-object, a missing or non-string `code`, or empty
 //!   arguments are [`AnswerError::BadArguments`] — never coerced to `{}`.
+//!   Where the request offered `apply_patch` (large selections), one call to it, with
+//!   a string field `patch`, counts instead ([`EditAnswer::Patch`], applied by
+//!   `assist::patch`); its bad arguments are [`AnswerError::BadPatchArguments`].
 //!   Unknown extra fields (`uri`, `range`, `explanation`, …) are tolerated and
 //!   ignored: the server alone decides the target (D-4); their names are logged as
 //!   an injection signal.
@@ -22,8 +25,17 @@
 
 use serde_json::Value;
 
-/// The only tool edit actions offer.
+/// The tool every edit action offers.
 pub const REPLACE_SELECTION: &str = "replace_selection";
+/// The tool large selections also offer (`patchAboveLines`): `{ "patch": string }`.
+pub const APPLY_PATCH: &str = "apply_patch";
+
+/// What an edit answer holds: the whole replacement, or a patch of the selection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditAnswer {
+    Code(String),
+    Patch(String),
+}
 
 /// Why the answer yields no code. Every message ends by saying nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,52 +64,79 @@ pub enum AnswerError {
          try again"
     )]
     BadArguments(String),
-    /// A call to a tool other than `replace_selection`.
+    /// A call to a tool other than `replace_selection` (or `apply_patch` where offered).
     #[error(
         "the model called an unknown tool `{0}` instead of replace_selection, nothing was changed"
     )]
     WrongTool(String),
+    /// `apply_patch` arguments that are not `{ "patch": string }`.
+    #[error(
+        "the model called apply_patch with malformed arguments ({0}), nothing was changed; \
+         try again"
+    )]
+    BadPatchArguments(String),
 }
 
 /// The replacement code in the model's answer: its function calls (name,
 /// arguments JSON) and its output text. See the module docs for the rule.
 pub fn extract_code(function_calls: &[(&str, &str)], text: &str) -> Result<String, AnswerError> {
-    if function_calls.is_empty() {
-        return code_from_text(text);
+    match extract_edit(function_calls, text, false)? {
+        EditAnswer::Code(code) => Ok(code),
+        // unreachable: apply_patch is a wrong tool where it was not offered
+        EditAnswer::Patch(_) => Err(AnswerError::WrongTool(APPLY_PATCH.into())),
     }
-    if let Some((name, _)) = function_calls.iter().find(|(n, _)| *n != REPLACE_SELECTION) {
+}
+
+/// Like [`extract_code`], where `patch_offered` also accepts one `apply_patch` call
+/// (arguments `{ "patch": string }`) in place of `replace_selection`.
+pub fn extract_edit(
+    function_calls: &[(&str, &str)],
+    text: &str,
+    patch_offered: bool,
+) -> Result<EditAnswer, AnswerError> {
+    if function_calls.is_empty() {
+        return code_from_text(text).map(EditAnswer::Code);
+    }
+    let known = |n: &str| n == REPLACE_SELECTION || (patch_offered && n == APPLY_PATCH);
+    if let Some((name, _)) = function_calls.iter().find(|(n, _)| !known(n)) {
         return Err(AnswerError::WrongTool(shorten(name, 64)));
     }
     match function_calls {
-        [(_, arguments)] => code_from_arguments(arguments),
+        [(name, arguments)] if *name == APPLY_PATCH => {
+            string_argument(arguments, APPLY_PATCH, "patch")
+                .map(EditAnswer::Patch)
+                .map_err(AnswerError::BadPatchArguments)
+        }
+        [(_, arguments)] => string_argument(arguments, REPLACE_SELECTION, "code")
+            .map(EditAnswer::Code)
+            .map_err(AnswerError::BadArguments),
         calls => Err(AnswerError::Ambiguous {
             blocks: calls.len(),
         }),
     }
 }
 
-fn code_from_arguments(arguments: &str) -> Result<String, AnswerError> {
+/// The one string field `field` of a call's arguments (a JSON object); what is wrong
+/// otherwise.
+fn string_argument(arguments: &str, tool: &str, field: &str) -> Result<String, String> {
     if arguments.trim().is_empty() {
-        return Err(AnswerError::BadArguments("empty arguments".into()));
+        return Err("empty arguments".into());
     }
-    let value: Value = serde_json::from_str(arguments)
-        .map_err(|e| AnswerError::BadArguments(format!("not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(arguments).map_err(|e| format!("not valid JSON: {e}"))?;
     let Value::Object(mut map) = value else {
-        return Err(AnswerError::BadArguments("not a JSON object".into()));
+        return Err("not a JSON object".into());
     };
-    let code = match map.remove("code") {
+    let code = match map.remove(field) {
         Some(Value::String(code)) => code,
         Some(other) => {
-            return Err(AnswerError::BadArguments(format!(
-                "`code` is {}, not a string",
-                json_kind(&other)
-            )));
+            return Err(format!("`{field}` is {}, not a string", json_kind(&other)));
         }
-        None => return Err(AnswerError::BadArguments("no `code` field".into())),
+        None => return Err(format!("no `{field}` field")),
     };
     if !map.is_empty() {
         let extra: Vec<&str> = map.keys().map(String::as_str).collect();
-        tracing::warn!(fields = ?extra, "replace_selection carried extra fields; ignored");
+        tracing::warn!(tool, fields = ?extra, "a call carried extra fields; ignored");
     }
     Ok(code)
 }
@@ -343,8 +382,44 @@ mod tests {
             AnswerError::Unterminated,
             AnswerError::BadArguments("x".into()),
             AnswerError::WrongTool("t".into()),
+            AnswerError::BadPatchArguments("x".into()),
         ] {
             assert!(e.to_string().contains("nothing was changed"), "{e}");
+        }
+    }
+
+    #[test]
+    fn apply_patch_counts_only_where_offered() {
+        let patch = [(APPLY_PATCH, r#"{"patch":"*** Begin Patch"}"#)];
+        assert_eq!(
+            extract_edit(&patch, "", true),
+            Ok(EditAnswer::Patch("*** Begin Patch".into()))
+        );
+        assert_eq!(
+            extract_edit(&patch, "", false),
+            Err(AnswerError::WrongTool(APPLY_PATCH.into()))
+        );
+        assert_eq!(
+            extract_code(&patch, ""),
+            Err(AnswerError::WrongTool(APPLY_PATCH.into()))
+        );
+        let code = [(REPLACE_SELECTION, r#"{"code":"x"}"#)];
+        assert_eq!(
+            extract_edit(&code, "", true),
+            Ok(EditAnswer::Code("x".into()))
+        );
+        let both = [code[0], patch[0]];
+        assert_eq!(
+            extract_edit(&both, "", true),
+            Err(AnswerError::Ambiguous { blocks: 2 })
+        );
+        for args in [r#"{"patch":1}"#, r#"{"code":"x"}"#, "", r#"{"patch":"#] {
+            let r = extract_edit(&[(APPLY_PATCH, args)], "", true);
+            assert!(
+                matches!(&r, Err(AnswerError::BadPatchArguments(_))),
+                "{args:?}: {r:?}"
+            );
+            assert!(r.unwrap_err().to_string().contains("apply_patch"));
         }
     }
 

@@ -18,7 +18,7 @@ use crate::openai::{CreateResponse, Input, InputItem, ResponseObject};
 use crate::settings::ChainMode;
 use crate::store::chains::{ChainEntry, Head, PendingCall};
 
-use super::answer::REPLACE_SELECTION;
+use super::answer::{APPLY_PATCH, REPLACE_SELECTION};
 
 /// Replayed history is kept under about this many tokens (estimated as characters of
 /// JSON / 4): older turns are dropped first; the newest turn is always kept, since the
@@ -124,17 +124,83 @@ pub fn without_chain(req: &mut CreateResponse) {
 /// moves only when the turn's edit was applied (`edited`) or, for a question, when the
 /// answer was shown: a call in an answer to a question changed nothing.
 pub fn call_output(name: &str, edited: bool) -> String {
-    match (name == REPLACE_SELECTION, edited) {
-        (true, true) => "Applied: the editor replaced the selection with this code.".to_owned(),
-        (true, false) => {
+    match (name, edited) {
+        (REPLACE_SELECTION, true) => {
+            "Applied: the editor replaced the selection with this code.".to_owned()
+        }
+        (APPLY_PATCH, true) => "Applied: the patch was applied to the selection.".to_owned(),
+        (REPLACE_SELECTION | APPLY_PATCH, false) => {
             "Not applied: this was a question, so the answer was shown and nothing was \
              changed."
                 .to_owned()
         }
-        (false, _) => {
-            format!("Not run: `{name}` is not a tool this editor offers; nothing was changed.")
-        }
+        _ => format!("Not run: `{name}` is not a tool this editor offers; nothing was changed."),
     }
+}
+
+/// The output a refused `apply_patch` call gets in the corrective turn.
+pub fn patch_refusal_output(reason: &str) -> String {
+    format!("apply_patch verification failed: {reason}")
+}
+
+/// The user message of the corrective turn.
+pub const RETRY_PATCH: &str = "Your patch did not apply, so nothing was changed: the \
+selection is still exactly as sent. Try once more: call `apply_patch` with a corrected \
+patch (copy the context and removed lines exactly from the selection), or \
+`replace_selection` with the whole replacement.";
+
+/// One more turn in the same action after `failed` answered `sent` with a patch that
+/// did not apply: `failed`'s calls are answered (its `apply_patch` call with
+/// `refusal`, any other with "not run"), then [`RETRY_PATCH`]. In server mode the
+/// request continues from `failed` (`previous_response_id`); in replay mode it carries
+/// `sent`'s input, `failed`'s items and the answers itself. Returns the request and
+/// what it adds to the conversation after `sent` (kept for replay).
+pub fn corrective(
+    sent: &CreateResponse,
+    failed: &ResponseObject,
+    refusal: &str,
+    mode: ChainMode,
+) -> (CreateResponse, Vec<InputItem>) {
+    let mut added: Vec<InputItem> = match mode {
+        ChainMode::Server => Vec::new(),
+        ChainMode::Replay => failed.replay_items(),
+    };
+    added.extend(
+        failed
+            .call_ids()
+            .into_iter()
+            .filter(|(id, _)| !id.is_empty())
+            .map(|(call_id, name)| InputItem::FunctionCallOutput {
+                call_id: call_id.to_owned(),
+                output: if name == APPLY_PATCH {
+                    patch_refusal_output(refusal)
+                } else {
+                    "Not run: only one call counts; nothing was changed.".to_owned()
+                },
+            }),
+    );
+    added.push(InputItem::user_text(RETRY_PATCH));
+    let mut req = sent.clone();
+    req.input = match mode {
+        ChainMode::Server => {
+            req.previous_response_id = Some(failed.id.clone());
+            Input::Items(added.clone())
+        }
+        ChainMode::Replay => {
+            let mut items = match &sent.input {
+                Input::Items(items) => items.clone(),
+                Input::Text(t) => vec![InputItem::user_text(t.clone())],
+            };
+            items.extend(added.iter().cloned());
+            Input::Items(items)
+        }
+    };
+    let kept = match mode {
+        // the service keeps the failed turn; nothing to replay
+        ChainMode::Server => Vec::new(),
+        ChainMode::Replay => added,
+    };
+    (req, kept)
 }
 
 /// The new head after `response` completed a turn whose edit was applied (`edited`),
@@ -363,6 +429,86 @@ mod tests {
             1,
             "the newest turn's call is still answered"
         );
+    }
+
+    fn patch_response(id: &str, call: &str) -> ResponseObject {
+        serde_json::from_value(json!({"id": id, "status": "completed", "output": [
+            {"type": "reasoning", "id": "rs_p", "summary": [], "encrypted_content": "gAAAA"},
+            {"type": "function_call", "id": "fc_p", "call_id": call, "name": "apply_patch",
+             "arguments": "{\"patch\":\"x\"}"}]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_applied_patch_is_answered_as_applied() {
+        let head = next_head(
+            None,
+            ChainMode::Server,
+            &patch_response("resp_p", "call_p"),
+            vec![],
+            true,
+        );
+        assert_eq!(
+            head.pending_calls[0].output,
+            "Applied: the patch was applied to the selection."
+        );
+    }
+
+    #[test]
+    fn the_corrective_turn_answers_the_failed_call_with_the_refusal() {
+        let first = CreateResponse::new(
+            "m",
+            vec![
+                InputItem::FunctionCallOutput {
+                    call_id: "call_0".into(),
+                    output: "Applied".into(),
+                },
+                InputItem::user_text("u1"),
+            ],
+        );
+        let failed = patch_response("resp_f", "call_f");
+        let reason = "hunk 1 (@@ def f(x):) matches nowhere in the selection";
+
+        let (req, kept) = corrective(&first, &failed, reason, ChainMode::Server);
+        assert_eq!(req.previous_response_id.as_deref(), Some("resp_f"));
+        assert!(kept.is_empty());
+        let v = serde_json::to_value(&req.input).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+        assert_eq!(v[0]["type"], "function_call_output");
+        assert_eq!(v[0]["call_id"], "call_f");
+        assert_eq!(
+            v[0]["output"],
+            format!("apply_patch verification failed: {reason}")
+        );
+        assert_eq!(v[1]["role"], "user");
+        assert!(v[1].to_string().contains("did not apply"));
+
+        let mut replay_first = first.clone();
+        replay_first.store = Some(false);
+        let (req, kept) = corrective(&replay_first, &failed, reason, ChainMode::Replay);
+        assert_eq!(req.previous_response_id, None);
+        assert_eq!(req.store, Some(false));
+        let v = serde_json::to_value(&req.input).unwrap();
+        let types: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "function_call_output",
+                "message",
+                "reasoning",
+                "function_call",
+                "function_call_output",
+                "message"
+            ]
+        );
+        assert_eq!(v[3]["call_id"], "call_f");
+        assert_eq!(v[4]["call_id"], "call_f");
+        assert_eq!(kept.len(), 4, "the failed turn is replayed next time too");
     }
 
     #[test]

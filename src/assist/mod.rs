@@ -9,6 +9,7 @@ pub mod diff;
 pub mod edit;
 pub mod exclude;
 pub mod hidden;
+pub mod patch;
 pub mod prompt;
 pub mod redact;
 pub mod selection;

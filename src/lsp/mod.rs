@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod code_action;
 pub mod commands;
 mod dispatch;
+mod edit_answer;
 mod execute;
 mod failure;
 pub mod from_proto;

@@ -23,6 +23,11 @@ pub struct Reporter {
     received: Arc<AtomicU64>,
     last_report: Arc<std::sync::Mutex<Instant>>,
     ended: Arc<AtomicBool>,
+    /// Notes not sent yet: `end` sends what is left before it, so a note made before
+    /// the editor confirmed the token is not lost.
+    notes: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Held while notes and `end` go out, so they go out in order.
+    sending: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How jobs know a progress token: the string itself, or the number's digits.
@@ -66,6 +71,8 @@ impl Reporter {
             received: Arc::default(),
             last_report: Arc::new(std::sync::Mutex::new(Instant::now())),
             ended: Arc::default(),
+            notes: Arc::default(),
+            sending: Arc::default(),
         };
         if let Some(t) = r.token.clone() {
             let (me, title) = (r.clone(), title.to_owned());
@@ -128,32 +135,58 @@ impl Reporter {
     /// Called before the client waits to retry (e.g. "rate limited, retrying in
     /// 30 s"), so the user is not left staring at "asking the model…". Always sent.
     pub fn on_retry(&self, reason: &str, wait: Duration) {
-        if !self.has_begun() {
+        let secs = wait.as_secs_f64().ceil();
+        self.note(format!("{reason}, retrying in {secs} s"));
+    }
+
+    /// A one-off report of what the action is doing ("patch: 2 hunks, 812
+    /// characters", "the patch did not apply; retrying…"). Always sent, unthrottled,
+    /// once `begin` is out (a fast answer can come before the editor confirmed the
+    /// progress token).
+    pub fn note(&self, message: String) {
+        if self.token.is_none() {
             return;
         }
-        let secs = wait.as_secs_f64().ceil();
-        let message = format!("{reason}, retrying in {secs} s");
+        self.notes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
         let me = self.clone();
         tokio::spawn(async move {
-            if !me.ended.load(Ordering::SeqCst) {
-                me.send(json!({"kind": "report", "message": message})).await;
+            if me.wait_begun().await {
+                let _order = me.sending.lock().await;
+                me.send_notes().await;
             }
         });
     }
 
-    pub async fn end(&self, message: &str) {
-        // `end` must follow `begin`: wait (bounded) for the background start
+    /// Sends the notes not sent yet (call with `sending` held).
+    async fn send_notes(&self) {
+        let notes = std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()));
+        for message in notes {
+            if !self.ended.load(Ordering::SeqCst) {
+                self.send(json!({"kind": "report", "message": message}))
+                    .await;
+            }
+        }
+    }
+
+    /// Waits (bounded) for the background start; whether `begin` went out.
+    async fn wait_begun(&self) -> bool {
         let mut begun = self.begun.clone();
-        let begun_ok =
-            match tokio::time::timeout(Duration::from_secs(6), begun.wait_for(Option::is_some))
-                .await
-            {
-                Ok(Ok(v)) => *v == Some(true),
-                _ => false,
-            };
-        if !begun_ok {
+        match tokio::time::timeout(Duration::from_secs(6), begun.wait_for(Option::is_some)).await {
+            Ok(Ok(v)) => *v == Some(true),
+            _ => false,
+        }
+    }
+
+    pub async fn end(&self, message: &str) {
+        // `end` must follow `begin` and the notes
+        if !self.wait_begun().await {
             return;
         }
+        let _order = self.sending.lock().await;
+        self.send_notes().await;
         if !self.ended.swap(true, Ordering::SeqCst) {
             self.send(json!({"kind": "end", "message": message})).await;
         }

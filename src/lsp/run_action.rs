@@ -12,6 +12,7 @@ use tower_lsp_server::ls_types::{MessageType, ProgressToken, Range};
 
 use super::apply::{self, Applied};
 use super::commands::{EditResult, ExplainResult};
+use super::edit_answer::{self, Selection, Turn};
 use super::failure::Failure;
 use super::from_proto;
 use super::jobs::Ticket;
@@ -20,7 +21,7 @@ use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
 use crate::assist::prompt::{self, PromptParts};
-use crate::assist::{answer, chain, edit, selection};
+use crate::assist::{chain, edit, selection};
 use crate::document::{MapError, MapOrSyncError, Snapshot, SyncStatus};
 use crate::openai::{CreateResponse, Input, OpenAiError, ResponseObject, StreamEvent};
 use crate::store::chains::Head;
@@ -205,7 +206,8 @@ async fn job(
     };
     let head = session.chains.get(&target.chain_key);
     let continuation = chain::continuation(head.as_ref(), settings.chain_mode);
-    let request = prompt::build_request(&spec, &parts, &settings, &continuation, &session.redactor);
+    let mut request =
+        prompt::build_request(&spec, &parts, &settings, &continuation, &session.redactor);
     // what this turn adds to the conversation, kept for replay mode
     let mut sent = continuation.answers.clone();
     if let Input::Items(items) = &request.input
@@ -214,23 +216,25 @@ async fn job(
         sent.push(user.clone());
     }
     tracing::debug!(action = %spec.id, chars = selection.len(), "request built");
-    let (response, fresh) =
-        call_model(&session, &target.chain_key, request, &cancel, &reporter).await?;
+    let (response, fresh) = call_model(
+        &session,
+        &target.chain_key,
+        &mut request,
+        &cancel,
+        &reporter,
+        true,
+    )
+    .await?;
     tracing::debug!(response = %response.id, "model answered");
     let (head, sent) = if fresh {
         (None, sent.split_off(sent.len().saturating_sub(1)))
     } else {
         (head, sent)
     };
-    let next_head = chain::next_head(
-        head.as_ref(),
-        settings.chain_mode,
-        &response,
-        sent,
-        spec.outcome == Outcome::Edit,
-    );
 
     if spec.outcome == Outcome::Answer {
+        let next_head =
+            chain::next_head(head.as_ref(), settings.chain_mode, &response, sent, false);
         return explain(
             &session,
             &client,
@@ -241,14 +245,40 @@ async fn job(
         )
         .await;
     }
-    let code = answer::extract_code(&response.function_calls(), &response.output_text())
-        .map_err(|e| Failure::NoCode(e.to_string()))?;
     // the document's first line break, found without copying the document
     let first_break: String = rope
         .chars()
         .skip_while(|c| *c != '\n' && *c != '\r')
         .take(2)
         .collect();
+    let seen = prompt::seen_selection(&parts, &session.redactor);
+    let turn = Turn {
+        session: &session,
+        chain_key: &target.chain_key,
+        mode: settings.chain_mode,
+        cancel: &cancel,
+        reporter: &reporter,
+    };
+    let sel = Selection {
+        seen: &seen,
+        real: &selection,
+        path: &target.display,
+        eol: edit::line_ending_of(&first_break),
+    };
+    let (response, answer, sent) =
+        edit_answer::replacement(&turn, &request, response, sent, &sel).await?;
+    // counts only: what the user saved by a patch shows in the log
+    tracing::info!(
+        action = %spec.id,
+        answer = answer.kind,
+        hunks = answer.hunks,
+        turns = answer.turns,
+        output_chars = answer.output_chars,
+        selection_chars = selection.chars().count(),
+        "answer read"
+    );
+    let code = answer.code;
+    let next_head = chain::next_head(head.as_ref(), settings.chain_mode, &response, sent, true);
     let at_line_start = s
         .checked_sub(1)
         .and_then(|i| rope.get_char(i))
@@ -361,14 +391,16 @@ fn to_value<T: serde::Serialize>(v: T) -> Outcome_ {
     serde_json::to_value(v).map_err(|e| Failure::Internal(e.to_string()))
 }
 
-/// One request; a forgotten or overlong chain is dropped and the request resent once
-/// without it (then the answer's `bool` is true: the turn starts a new chain).
-async fn call_model(
+/// One request; where `may_drop_chain`, a forgotten or overlong chain is dropped and
+/// the request resent once without it (then the answer's `bool` is true: the turn
+/// starts a new chain, and `request` is left as resent).
+pub(super) async fn call_model(
     session: &Session,
     chain_key: &str,
-    mut request: CreateResponse,
+    request: &mut CreateResponse,
     cancel: &CancellationToken,
     reporter: &Reporter,
+    may_drop_chain: bool,
 ) -> Result<(ResponseObject, bool), Failure> {
     let http = session.responses_client().map_err(Failure::Api)?;
     let _slot = or_cancel(cancel, session.jobs.model_calls.clone().acquire_owned()).await?;
@@ -379,17 +411,17 @@ async fn call_model(
         StreamEvent::Retrying { wait, reason } => reporter.on_retry(reason, *wait),
         _ => {}
     };
-    match http.create(&request, cancel, &mut on_event).await {
+    match http.create(request, cancel, &mut on_event).await {
         Err(
             e @ (OpenAiError::PreviousResponseNotFound { .. } | OpenAiError::ContextTooLong { .. }),
-        ) if chain::is_chained(&request) => {
+        ) if may_drop_chain && chain::is_chained(request) => {
             tracing::info!(
                 "dropping the chain and resending once: {}",
                 e.user_message()
             );
             session.reset_chain(chain_key).await;
-            chain::without_chain(&mut request);
-            Ok((http.create(&request, cancel, &mut on_event).await?, true))
+            chain::without_chain(request);
+            Ok((http.create(request, cancel, &mut on_event).await?, true))
         }
         other => Ok((other?, false)),
     }

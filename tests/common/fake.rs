@@ -117,8 +117,14 @@ pub fn call_with_args(id: &str, arguments: &str) -> Vec<Step> {
 
 /// Like [`call_with_args`], with `chunk` characters per delta event.
 pub fn call_in_chunks(id: &str, arguments: &str, chunk: usize) -> Vec<Step> {
+    named_call_in_chunks(id, "replace_selection", arguments, chunk)
+}
+
+/// A streamed call to the tool `name` with raw `arguments`, `chunk` characters per
+/// delta event.
+pub fn named_call_in_chunks(id: &str, name: &str, arguments: &str, chunk: usize) -> Vec<Step> {
     let item = json!({"type": "function_call", "id": format!("fc_{id}"), "call_id": format!("call_{id}"),
-                      "name": "replace_selection", "arguments": arguments, "status": "completed"});
+                      "name": name, "arguments": arguments, "status": "completed"});
     let mut steps = vec![http::sse_head(), created(id)];
     let chars: Vec<char> = arguments.chars().collect();
     for chunk in chars.chunks(chunk.max(1)) {
@@ -134,6 +140,16 @@ pub fn call_in_chunks(id: &str, arguments: &str, chunk: usize) -> Vec<Step> {
         json!({"type": "response.completed", "response": response(id, json!([item]))}),
     ));
     steps
+}
+
+/// A streamed `apply_patch({"patch": patch})`.
+pub fn patch(id: &str, patch: &str) -> Vec<Step> {
+    named_call_in_chunks(
+        id,
+        "apply_patch",
+        &json!({ "patch": patch }).to_string(),
+        40,
+    )
 }
 
 /// A streamed `replace_selection({"code": code})`.
