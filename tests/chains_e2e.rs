@@ -456,3 +456,32 @@ async fn a_rate_limit_wait_shows_in_the_progress() {
     );
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn chain_info_answers_while_an_action_on_the_file_waits_on_a_stalled_stream() {
+    let fake = Fake::start(vec![fake::code("s1", "    10"), fake::hold("s2")]).await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    assert_eq!(act(&c, &uri, "    1").await["applied"], true);
+    let now = c.mirror(&uri).text;
+    let (_, stalled) = c
+        .send_request("workspace/executeCommand", refactor(&uri, &now, "    2"))
+        .await;
+    fake.wait_request(2).await;
+    // read-only requests on the same file are not queued behind the stalled action
+    assert_eq!(
+        c.chain_info(&uri).await,
+        json!({"responseId": "s1", "turns": 1})
+    );
+    let actions = c
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": range_of(&now, "    2"),
+                   "context": {"diagnostics": []}}),
+        )
+        .await
+        .unwrap();
+    assert!(!actions.as_array().unwrap().is_empty());
+    drop(stalled);
+    assert_eq!(c.shutdown().await, 0);
+}
