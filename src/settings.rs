@@ -191,8 +191,10 @@ impl Settings {
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let mut s = Self::default();
         let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("CODEX_LSP_BASE_URL").and_then(|v| valid_base_url(v).ok()) {
-            s.base_url = v;
+        // A malformed value is kept, not dropped: dropped, the key would go to the
+        // default host. Kept, every request is refused with a message naming it.
+        if let Some(v) = get("CODEX_LSP_BASE_URL") {
+            s.base_url = valid_base_url(v.clone()).unwrap_or_else(|_| v.trim().to_owned());
         }
         if let Some(v) = get("CODEX_LSP_MODEL") {
             s.model = v;
@@ -352,6 +354,14 @@ mod tests {
         });
         assert_eq!(s.base_url, "http://127.0.0.1:9/v1");
         assert_eq!(s.model, "gpt-5.2-official");
+    }
+
+    #[test]
+    fn a_malformed_base_url_in_the_environment_is_kept_not_replaced_by_the_default() {
+        for bad in ["127.0.0.1:8080/v1", "not a url", "ftp://h/v1"] {
+            let s = Settings::from_env(|k| (k == "CODEX_LSP_BASE_URL").then(|| bad.to_owned()));
+            assert_eq!(s.base_url, bad, "the key must not go to the default host");
+        }
     }
 
     #[test]

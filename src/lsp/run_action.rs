@@ -151,6 +151,9 @@ async fn job(
     if session.env.api_key.is_none() {
         return Err(Failure::Api(OpenAiError::MissingKey));
     }
+    if let Some(notice) = session.key_source_notice() {
+        client.show_message(MessageType::INFO, notice).await;
+    }
     if spec.outcome == Outcome::Edit
         && target.sensitive.is_some()
         && !caps.show_message_request

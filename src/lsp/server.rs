@@ -118,10 +118,19 @@ impl LanguageServer for Backend {
         }
         // Build the HTTP client now (loading the system's TLS roots takes milliseconds),
         // off the request path, so the first action does not pay for it.
-        let session = self.session.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = session.responses_client() {
+        // An unusable base URL (a malformed CODEX_LSP_BASE_URL, plain http:// to another
+        // host) is said now, not only when the first action fails.
+        let (session, client) = (self.session.clone(), self.client.clone());
+        tokio::spawn(async move {
+            let built = tokio::task::spawn_blocking(move || session.responses_client()).await;
+            if let Ok(Err(e)) = built {
                 tracing::warn!("the model client is not usable: {}", e.user_message());
+                client
+                    .show_message(
+                        MessageType::WARNING,
+                        format!("codex-lsp: {}", e.user_message()),
+                    )
+                    .await;
             }
         });
     }

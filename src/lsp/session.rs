@@ -73,6 +73,8 @@ pub struct Session {
     folders: RwLock<Vec<PathBuf>>,
     initialized: AtomicBool,
     shutdown_requested: AtomicBool,
+    /// Set once the user was told that the key comes from OPENAI_API_KEY.
+    key_source_told: AtomicBool,
 }
 
 fn read<T: Clone>(l: &RwLock<T>) -> T {
@@ -92,6 +94,7 @@ impl Session {
             folders: RwLock::default(),
             initialized: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
+            key_source_told: AtomicBool::new(false),
             env,
         }
     }
@@ -148,6 +151,22 @@ impl Session {
 }
 
 impl Session {
+    /// Once per session, before the first request that sends a key taken from
+    /// OPENAI_API_KEY (a key meant for OpenAI, sent to whatever baseUrl says): where
+    /// it came from and which host receives it.
+    pub fn key_source_notice(&self) -> Option<String> {
+        let (_, source) = self.env.api_key.as_ref()?;
+        if *source != KeySource::OpenAiApiKey || self.key_source_told.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let base = self.settings_ref().base_url.clone();
+        let host = host_of(&base);
+        Some(format!(
+            "Codex: using the API key from OPENAI_API_KEY (CODEX_LSP_API_KEY is not set); \
+             requests go to {host}. Set baseUrl to send them elsewhere."
+        ))
+    }
+
     /// Makes `head` the head of `key`'s chain, writing the chain file on a blocking
     /// thread; returns once memory and disk have it (the next job reads it).
     pub async fn advance_chain(&self, key: &str, head: Head) {
@@ -204,4 +223,14 @@ impl Session {
         *slot = Some((key, client.clone()));
         Ok(client)
     }
+}
+
+/// The host part of a base URL, for messages (no credentials, no path).
+fn host_of(base: &str) -> String {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_owned()
 }

@@ -115,8 +115,9 @@ impl OpenAiError {
                  baseUrl (http:// is allowed only for localhost)."
             ),
             Self::InvalidBaseUrl { url, reason } => format!(
-                "The baseUrl {url:?} is not usable ({reason}): set it to something like \
-                 https://host/v1."
+                "The baseUrl {url:?} is not usable ({reason}): set baseUrl (or the \
+                 CODEX_LSP_BASE_URL environment variable) to something like https://host/v1; \
+                 nothing is sent until then."
             ),
             Self::Auth {
                 status: 403,
