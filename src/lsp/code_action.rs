@@ -2,29 +2,19 @@
 //! carries a `codex.runAction` command with `{uri, range, action, version}`.
 
 use serde_json::{Value, json};
-use tower_lsp_server::jsonrpc::{Error, ErrorCode, Result};
+use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse,
     CodeActionTriggerKind, Command, Diagnostic, Range,
 };
 
 use super::commands::RUN_ACTION;
+use super::failure::request_failed;
 use super::from_proto;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec};
 use crate::assist::selection;
 use crate::document::SyncStatus;
-
-/// The LSP error code for "syntactically fine, but it failed" (LSP 3.17 RequestFailed).
-pub const REQUEST_FAILED: i64 = -32803;
-
-pub fn request_failed(message: impl Into<String>) -> Error {
-    Error {
-        code: ErrorCode::ServerError(REQUEST_FAILED),
-        message: message.into().into(),
-        data: None,
-    }
-}
 
 fn overlaps(a: &Range, b: &Range) -> bool {
     let key = |p: &tower_lsp_server::ls_types::Position| (p.line, p.character);

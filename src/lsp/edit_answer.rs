@@ -7,8 +7,8 @@
 use tokio_util::sync::CancellationToken;
 
 use super::failure::Failure;
+use super::model_call::call_model;
 use super::progress::Reporter;
-use super::run_action::call_model;
 use super::session::Session;
 use crate::assist::answer::{self, AnswerError, EditAnswer};
 use crate::assist::{chain, patch, prompt};

@@ -3,8 +3,20 @@
 use tower_lsp_server::jsonrpc::{Error, ErrorCode};
 use tower_lsp_server::ls_types::MessageType;
 
-use super::code_action::REQUEST_FAILED;
+use super::jobs::Cancelled;
 use crate::openai::OpenAiError;
+
+/// The LSP error code for "syntactically fine, but it failed" (LSP 3.17 RequestFailed).
+pub const REQUEST_FAILED: i64 = -32803;
+
+/// A plain RequestFailed error, for handlers that fail outside a command.
+pub fn request_failed(message: impl Into<String>) -> Error {
+    Error {
+        code: ErrorCode::ServerError(REQUEST_FAILED),
+        message: message.into().into(),
+        data: None,
+    }
+}
 
 #[derive(Debug)]
 pub enum Failure {
@@ -20,6 +32,12 @@ pub enum Failure {
     Api(OpenAiError),
     Cancelled,
     Internal(String),
+}
+
+impl From<Cancelled> for Failure {
+    fn from(_: Cancelled) -> Self {
+        Self::Cancelled
+    }
 }
 
 impl From<OpenAiError> for Failure {

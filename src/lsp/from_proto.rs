@@ -25,3 +25,8 @@ pub fn char_range(rope: &Rope, r: lsp::Range, enc: PositionEncoding) -> (usize, 
     let e = encoding::position_to_char_clamped(rope, position(r.end), enc, Snap::Forward);
     if e < s { (e, s) } else { (s, e) }
 }
+
+/// The file a `file:` URI names.
+pub fn uri_path(uri: &lsp::Uri) -> Option<std::path::PathBuf> {
+    uri.to_file_path().map(|p| p.into_owned())
+}

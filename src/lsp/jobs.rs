@@ -103,13 +103,17 @@ impl Default for Jobs {
 pub async fn or_cancel<T>(
     cancel: &CancellationToken,
     fut: impl std::future::Future<Output = T>,
-) -> Result<T, super::failure::Failure> {
+) -> Result<T, Cancelled> {
     tokio::select! {
         biased;
-        () = cancel.cancelled() => Err(super::failure::Failure::Cancelled),
+        () = cancel.cancelled() => Err(Cancelled),
         v = fut => Ok(v),
     }
 }
+
+/// The job was cancelled (`$/cancelRequest`, the progress's cancel button, shutdown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())

@@ -12,6 +12,7 @@ mod failure;
 pub mod from_proto;
 mod io;
 pub mod jobs;
+mod model_call;
 mod progress;
 mod run_action;
 mod server;

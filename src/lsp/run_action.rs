@@ -17,13 +17,14 @@ use super::failure::Failure;
 use super::from_proto;
 use super::jobs::Ticket;
 use super::jobs::or_cancel;
+use super::model_call::call_model;
 use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
 use crate::assist::prompt::{self, PromptParts};
 use crate::assist::{chain, edit, selection};
 use crate::document::{MapError, MapOrSyncError, Snapshot, SyncStatus};
-use crate::openai::{CreateResponse, Input, OpenAiError, ResponseObject, StreamEvent};
+use crate::openai::{Input, OpenAiError, ResponseObject};
 use crate::store::chains::Head;
 
 /// How long a job waits for the editor's `didChange` that it knows is coming.
@@ -392,42 +393,6 @@ fn current_range(
 
 fn to_value<T: serde::Serialize>(v: T) -> Outcome_ {
     serde_json::to_value(v).map_err(|e| Failure::Internal(e.to_string()))
-}
-
-/// One request; where `may_drop_chain`, a forgotten or overlong chain is dropped and
-/// the request resent once without it (then the answer's `bool` is true: the turn
-/// starts a new chain, and `request` is left as resent).
-pub(super) async fn call_model(
-    session: &Session,
-    chain_key: &str,
-    request: &mut CreateResponse,
-    cancel: &CancellationToken,
-    reporter: &Reporter,
-    may_drop_chain: bool,
-) -> Result<(ResponseObject, bool), Failure> {
-    let http = session.responses_client().map_err(Failure::Api)?;
-    let _slot = or_cancel(cancel, session.jobs.model_calls.clone().acquire_owned()).await?;
-    let mut on_event = |ev: &StreamEvent| match ev {
-        StreamEvent::TextDelta(d) | StreamEvent::FunctionArgsDelta(d) => {
-            reporter.on_delta(d.chars().count())
-        }
-        StreamEvent::Retrying { wait, reason } => reporter.on_retry(reason, *wait),
-        _ => {}
-    };
-    match http.create(request, cancel, &mut on_event).await {
-        Err(
-            e @ (OpenAiError::PreviousResponseNotFound { .. } | OpenAiError::ContextTooLong { .. }),
-        ) if may_drop_chain && chain::is_chained(request) => {
-            tracing::info!(
-                "dropping the chain and resending once: {}",
-                e.user_message()
-            );
-            session.reset_chain(chain_key).await;
-            chain::without_chain(request);
-            Ok((http.create(request, cancel, &mut on_event).await?, true))
-        }
-        other => Ok((other?, false)),
-    }
 }
 
 async fn explain(

@@ -9,12 +9,13 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
     CodeActionParams, CodeActionResponse, ConfigurationItem, DidChangeConfigurationParams,
     DidChangeWorkspaceFoldersParams, DidSaveTextDocumentParams, InitializeParams, InitializeResult,
-    InitializedParams, MessageType, ServerInfo, Uri, WorkspaceFolder,
+    InitializedParams, MessageType, ServerInfo, WorkspaceFolder,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
 use super::capabilities::{ClientCaps, server_capabilities};
 use super::code_action;
+use super::from_proto;
 use super::session::Session;
 use crate::settings::{Settings, SettingsProblem};
 
@@ -64,11 +65,10 @@ impl Backend {
 }
 
 fn folder_paths(folders: &[WorkspaceFolder]) -> Vec<PathBuf> {
-    folders.iter().filter_map(|f| uri_path(&f.uri)).collect()
-}
-
-pub fn uri_path(uri: &Uri) -> Option<PathBuf> {
-    uri.to_file_path().map(|p| p.into_owned())
+    folders
+        .iter()
+        .filter_map(|f| from_proto::uri_path(&f.uri))
+        .collect()
 }
 
 impl LanguageServer for Backend {
@@ -78,7 +78,7 @@ impl LanguageServer for Backend {
         #[allow(deprecated)] // rootUri is what older clients (Neovim 0.7, eglot) send
         let folders = match (&params.workspace_folders, &params.root_uri) {
             (Some(f), _) if !f.is_empty() => folder_paths(f),
-            (_, Some(root)) => uri_path(root).into_iter().collect(),
+            (_, Some(root)) => from_proto::uri_path(root).into_iter().collect(),
             _ => Vec::new(),
         };
         self.session.set_folders(folders);

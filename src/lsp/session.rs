@@ -192,7 +192,7 @@ impl Session {
         let file = parsed
             .as_ref()
             .filter(|u| u.scheme().as_str().eq_ignore_ascii_case("file"))
-            .and_then(super::server::uri_path);
+            .and_then(super::from_proto::uri_path);
         let s = self.settings_ref();
         crate::assist::target::resolve(
             file.as_deref(),
