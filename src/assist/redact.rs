@@ -15,6 +15,11 @@
 //! secret within one [`RedactionMap`] (one request). Nothing turns a placeholder
 //! back into a secret: the map only goes secret → placeholder and is never exposed.
 
+/// How far around the text that is sent secrets are looked for: wider than any
+/// secret's shape (a PEM private key is a few KB, a generic value at most 8 KB), so a
+/// secret the window cuts is still seen whole, without scanning a whole large file.
+pub const SECRET_MARGIN_CHARS: usize = 16 * 1024;
+
 use std::collections::HashMap;
 use std::fmt;
 
