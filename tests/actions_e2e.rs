@@ -131,7 +131,8 @@ async fn chains_are_per_file_and_survive_a_restart() {
         json!({"responseId": "a2", "turns": 2})
     );
     let state = c.dir.path().join("state/codex-lsp/chains.json");
-    assert!(state.exists(), "chains persist under XDG_STATE_HOME");
+    // chains persist under XDG_STATE_HOME (written just after the command answers)
+    common::wait_file_contains(&state, "\"a2\"").await;
     // a second server on the same state directory knows the chain
     let dir_env = vec![(
         "XDG_STATE_HOME".to_owned(),

@@ -85,6 +85,8 @@ async fn every_chained_turn_answers_the_heads_call_and_a_new_chain_answers_none(
     }
 
     // a restarted server continues the chain and still answers the head's call
+    let state = c.dir.path().join("state/codex-lsp/chains.json");
+    common::wait_file_contains(&state, "\"c3\"").await;
     let mut env = fake.env();
     env.push((
         "XDG_STATE_HOME".into(),
@@ -240,10 +242,9 @@ async fn replay_mode_carries_the_turns_itself_with_store_false() {
     );
     assert_eq!(fake.refused(), Vec::<String>::new());
     // what is stored: the turns, for the next request (and a restart)
-    let stored: Value = serde_json::from_str(
-        &std::fs::read_to_string(c.dir.path().join("state/codex-lsp/chains.json")).unwrap(),
-    )
-    .unwrap();
+    let state = c.dir.path().join("state/codex-lsp/chains.json");
+    common::wait_file_contains(&state, "\"p5\"").await;
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     let entry = stored["chains"]
         .as_object()
         .unwrap()

@@ -97,7 +97,7 @@ pub async fn handle(
         (None, commands::RESET_CHAIN) => match parse::<UriArgs>(command, arg) {
             Ok(a) => {
                 let key = session.target(&a.uri).chain_key;
-                session.reset_chain(&key).await;
+                session.reset_chain(&key);
                 Ok(Value::Null)
             }
             Err(e) => Err(e),

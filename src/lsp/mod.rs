@@ -75,5 +75,7 @@ where
             tracing::debug!("exiting with requests to the client still unanswered");
         }
     }
+    // chain changes not yet written (their flush runs detached)
+    session.chains.flush();
     if session.shutdown_requested() { 0 } else { 1 }
 }

@@ -38,7 +38,7 @@ pub async fn call_model(
                 "dropping the chain and resending once: {}",
                 e.user_message()
             );
-            session.reset_chain(chain_key).await;
+            session.reset_chain(chain_key);
             chain::without_chain(request);
             Ok((http.create(request, cancel, &mut on_event).await?, true))
         }

@@ -327,7 +327,7 @@ async fn job(
     };
     match apply::apply(&ctx, &snap, s, e, &plan.edits).await? {
         Applied::Yes { version } => {
-            session.advance_chain(&target.chain_key, next_head).await;
+            session.advance_chain(&target.chain_key, next_head);
             session
                 .docs
                 .expect_version(&req.uri, version.saturating_add(1));
@@ -415,7 +415,7 @@ async fn explain(
     if text.trim().is_empty() {
         return Err(Failure::NoCode("the model returned no explanation".into()));
     }
-    session.advance_chain(chain_key, next_head).await;
+    session.advance_chain(chain_key, next_head);
     client.show_message(MessageType::INFO, text.clone()).await;
     if session.caps().show_document {
         apply::show_markdown(client, display, &text).await;

@@ -167,21 +167,24 @@ impl Session {
         ))
     }
 
-    /// Makes `head` the head of `key`'s chain, writing the chain file on a blocking
-    /// thread; returns once memory and disk have it (the next job reads it).
-    pub async fn advance_chain(&self, key: &str, head: Head) {
-        let (chains, key) = (self.chains.clone(), key.to_owned());
-        if let Err(e) = tokio::task::spawn_blocking(move || chains.advance(&key, head)).await {
-            tracing::error!("chain store write failed: {e}");
-        }
+    /// Makes `head` the head of `key`'s chain: in memory at once (the next job reads
+    /// it), on disk from a blocking thread that nobody waits for (an fsync is not the
+    /// user's to wait on).
+    pub fn advance_chain(&self, key: &str, head: Head) {
+        self.chains.record_advance(key, head);
+        self.flush_chains();
     }
 
     /// Forgets `key`'s chain, like [`Session::advance_chain`].
-    pub async fn reset_chain(&self, key: &str) {
-        let (chains, key) = (self.chains.clone(), key.to_owned());
-        if let Err(e) = tokio::task::spawn_blocking(move || chains.reset(&key)).await {
-            tracing::error!("chain store write failed: {e}");
-        }
+    pub fn reset_chain(&self, key: &str) {
+        self.chains.record_reset(key);
+        self.flush_chains();
+    }
+
+    fn flush_chains(&self) {
+        let chains = self.chains.clone();
+        // Detached: flushes run one at a time, and `serve` flushes once more at exit.
+        drop(tokio::task::spawn_blocking(move || chains.flush()));
     }
 }
 

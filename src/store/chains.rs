@@ -8,11 +8,13 @@
 //! another's entries. Entries older than 30 days are dropped and the map keeps
 //! the 10,000 most recently updated.
 //!
-//! Disk trouble never panics and never loses the in-memory head: errors are
-//! logged, the change is kept in memory and retried with the next write. A
-//! corrupt file is logged and replaced. Mutations block on file I/O (async callers
-//! run them with `spawn_blocking`), one at a time; reads never wait for the disk:
-//! the in-memory map's lock is never held across I/O.
+//! A change is made in memory at once ([`ChainStore::record_advance`],
+//! [`ChainStore::record_reset`]) and queued; [`ChainStore::flush`] writes the queue,
+//! one writer at a time, off the request path (async callers run it on a blocking
+//! thread and need not wait). Reads never wait for the disk: the in-memory map's lock
+//! is never held across I/O. Disk trouble never panics and never loses the in-memory
+//! head: errors are logged and the queue is retried with the next flush. A corrupt
+//! file is logged and replaced.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -30,7 +32,7 @@ pub const MAX_ENTRIES: usize = 10_000;
 const FORMAT_VERSION: u32 = 1;
 
 /// The head of one file's chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainEntry {
     /// The last response that became the chain's head.
@@ -84,8 +86,43 @@ struct OnDisk {
 #[derive(Debug, Default)]
 struct State {
     entries: HashMap<String, ChainEntry>,
-    /// Changes not yet on disk (`None` = removed), replayed on the next write.
-    unsaved: HashMap<String, Option<ChainEntry>>,
+    /// Changes made in memory and not yet on disk, in order; each is applied again
+    /// to the file's entries when it is written (so another server's turns count).
+    queue: Vec<(String, Op, u64)>,
+}
+
+/// One change to a file's chain.
+#[derive(Debug, Clone)]
+enum Op {
+    Advance(Head),
+    Reset,
+}
+
+/// Applies `op` on `key` at time `now`; returns the new head (None when reset).
+fn apply_op(
+    entries: &mut HashMap<String, ChainEntry>,
+    key: &str,
+    op: &Op,
+    now: u64,
+) -> Option<ChainEntry> {
+    let value = match op {
+        Op::Reset => None,
+        Op::Advance(head) => {
+            let turns = entries
+                .get(key)
+                .filter(|e| !expired(e, now))
+                .map_or(1, |c| c.turns.saturating_add(1));
+            Some(ChainEntry {
+                response_id: head.response_id.clone(),
+                turns,
+                updated_unix: now,
+                pending_calls: head.pending_calls.clone(),
+                replay: head.replay.clone(),
+            })
+        }
+    };
+    apply(entries, key, value.clone());
+    value
 }
 
 /// The chains of every file, backed by one JSON file. `Send + Sync`.
@@ -124,15 +161,36 @@ impl ChainStore {
             .cloned()
     }
 
-    /// Make `head` the head of `key`'s chain: one more turn when a chain exists (here
-    /// or written by another server), else the first.
+    /// Make `head` the head of `key`'s chain and write it: one more turn when a chain
+    /// exists (here or written by another server), else the first. Blocks on I/O.
     pub fn advance(&self, key: &str, head: Head) -> ChainEntry {
         self.advance_at(key, head, now_unix())
     }
 
-    /// Forget `key`'s chain.
+    /// Forget `key`'s chain and write that. Blocks on I/O.
     pub fn reset(&self, key: &str) {
-        self.mutate(key, now_unix(), |_| None);
+        self.record_reset(key);
+        self.flush();
+    }
+
+    /// Make `head` the head of `key`'s chain in memory now (reads see it at once);
+    /// the file follows with the next [`ChainStore::flush`].
+    pub fn record_advance(&self, key: &str, head: Head) -> ChainEntry {
+        let now = now_unix();
+        let op = Op::Advance(head);
+        let mut state = self.lock_state();
+        let value = apply_op(&mut state.entries, key, &op, now);
+        state.queue.push((key.to_owned(), op, now));
+        // always `Some` for an advance
+        value.unwrap_or_default()
+    }
+
+    /// Forget `key`'s chain in memory now; the file follows with the next flush.
+    pub fn record_reset(&self, key: &str) {
+        let now = now_unix();
+        let mut state = self.lock_state();
+        apply_op(&mut state.entries, key, &Op::Reset, now);
+        state.queue.push((key.to_owned(), Op::Reset, now));
     }
 
     fn open_at(path: PathBuf, now: u64) -> Self {
@@ -146,7 +204,7 @@ impl ChainStore {
         prune(&mut entries, now);
         let state = Mutex::new(State {
             entries,
-            unsaved: HashMap::new(),
+            queue: Vec::new(),
         });
         Self {
             path,
@@ -156,76 +214,72 @@ impl ChainStore {
     }
 
     fn advance_at(&self, key: &str, head: Head, now: u64) -> ChainEntry {
-        let entry = |turns| ChainEntry {
-            response_id: head.response_id.clone(),
-            turns,
-            updated_unix: now,
-            pending_calls: head.pending_calls.clone(),
-            replay: head.replay.clone(),
+        let op = Op::Advance(head);
+        let memory = {
+            let mut state = self.lock_state();
+            let value = apply_op(&mut state.entries, key, &op, now);
+            state.queue.push((key.to_owned(), op, now));
+            value
         };
-        let value = self.mutate(key, now, |current| {
-            Some(entry(current.map_or(1, |c| c.turns.saturating_add(1))))
-        });
-        // `mutate` returns what `f` produced, which is always `Some` here.
-        value.unwrap_or_else(|| entry(1))
+        self.flush();
+        // after the write, the head as the file has it (another server's turns count)
+        self.lock_state()
+            .entries
+            .get(key)
+            .cloned()
+            .or(memory)
+            .unwrap_or_default()
     }
 
-    /// Read-modify-write under the file lock; on any disk error the change is
-    /// applied in memory and kept for the next write. The in-memory map is locked only
-    /// to copy from and install into it, never across the I/O.
-    fn mutate(
-        &self,
-        key: &str,
-        now: u64,
-        f: impl FnOnce(Option<&ChainEntry>) -> Option<ChainEntry>,
-    ) -> Option<ChainEntry> {
+    /// Writes the queued changes: read-modify-write under the file lock, applying each
+    /// queued change to the entries on disk, so no server loses another's. One flush at
+    /// a time; the in-memory map is locked only to copy from and install into it. On a
+    /// disk error the queue stays for the next flush.
+    pub fn flush(&self) {
         let _one_at_a_time = self.disk.lock().unwrap_or_else(|p| p.into_inner());
-        let (memory, unsaved) = {
+        let (memory, queued) = {
             let state = self.lock_state();
-            (state.entries.clone(), state.unsaved.clone())
+            if state.queue.is_empty() {
+                return;
+            }
+            (state.entries.clone(), state.queue.clone())
         };
         let lock = match lock_file(&self.path) {
-            Ok(lock) => Some(lock),
+            Ok(lock) => lock,
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "chain store lock failed; keeping the change in memory");
-                None
+                return;
             }
         };
-        let mut entries = match lock.as_ref().map(|_| read_file(&self.path)) {
-            Some(Ok(disk)) => disk,
-            Some(Err(e)) => {
+        let mut entries = match read_file(&self.path) {
+            Ok(mut disk) => {
+                for (k, op, now) in &queued {
+                    apply_op(&mut disk, k, op, *now);
+                }
+                disk
+            }
+            Err(e) => {
+                // memory already holds every queued change
                 tracing::warn!(path = %self.path.display(), error = %e, "chain store unreadable; rewriting it");
                 memory
             }
-            None => memory,
         };
-        for (k, v) in &unsaved {
-            apply(&mut entries, k, v.clone());
-        }
-        let current = entries.get(key).filter(|e| !expired(e, now));
-        let value = f(current);
-        apply(&mut entries, key, value.clone());
+        let now = queued.iter().map(|q| q.2).max().unwrap_or_else(now_unix);
         prune(&mut entries, now);
-
-        let saved = lock.is_some()
-            && {
-                match write_file(&self.path, &entries) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        tracing::warn!(path = %self.path.display(), error = %e, "chain store write failed; keeping the change in memory");
-                        false
-                    }
-                }
-            };
+        let written = write_file(&self.path, &entries);
         drop(lock);
+        if let Err(e) = written {
+            tracing::warn!(path = %self.path.display(), error = %e, "chain store write failed; keeping the change in memory");
+            return;
+        }
         let mut state = self.lock_state();
-        if saved {
-            state.unsaved.clear();
-        } else {
-            state.unsaved.insert(key.to_owned(), value.clone());
+        // changes queued while this one wrote stay queued, and stay visible
+        state.queue.drain(..queued.len());
+        let later = state.queue.clone();
+        for (k, op, now) in &later {
+            apply_op(&mut entries, k, op, *now);
         }
         state.entries = entries;
-        value
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
@@ -394,6 +448,26 @@ mod tests {
         store(&dir).advance_at("/p/a.rs", Head::response("resp_1"), T0);
         let text = std::fs::read_to_string(dir.path().join("chains.json")).unwrap();
         assert!(text.contains("\"responseId\":\"resp_1\"") && text.contains("updatedUnix"));
+    }
+
+    #[test]
+    fn a_recorded_change_is_read_at_once_and_written_by_the_next_flush() {
+        let dir = TempDir::new().unwrap();
+        // real time: record_* stamp entries with the clock
+        let path = dir.path().join("chains.json");
+        let fresh = || ChainStore::open(path.clone());
+        let s = fresh();
+        s.record_advance("k", Head::response("r1"));
+        s.record_advance("k", Head::response("r2"));
+        assert_eq!(s.get("k").unwrap().turns, 2, "memory first");
+        assert_eq!(fresh().get("k"), None, "not on disk before a flush");
+        s.flush();
+        let on_disk = fresh().get("k").unwrap();
+        assert_eq!((on_disk.response_id.as_str(), on_disk.turns), ("r2", 2));
+        s.record_reset("k");
+        assert_eq!(s.get("k"), None);
+        s.flush();
+        assert_eq!(fresh().get("k"), None);
     }
 
     #[test]

@@ -674,3 +674,20 @@ pub fn write_file(dir: &Path, rel: &str, text: &str) {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(p, text).unwrap();
 }
+
+/// Waits (up to 5 s) until the file at `path` contains `needle`: chain changes reach
+/// the disk shortly after the command that made them has answered.
+pub async fn wait_file_contains(path: &Path, needle: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle)) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never contained {needle:?}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
