@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use codex_lsp::logging;
 use codex_lsp::lsp::{self, ServerEnv};
 use codex_lsp::settings::Settings;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 const HELP: &str = "\
 codex-lsp — a language server that puts a coding model in your editor
@@ -23,14 +23,14 @@ ENVIRONMENT:
     CODEX_LSP_BASE_URL     default https://geekapis.com/v1
     CODEX_LSP_MODEL        default gpt-5.3-codex-official
     CODEX_LSP_LOG          log filter (RUST_LOG syntax), default info
-    CODEX_LSP_LOG_FILE     also write logs to this file
+    CODEX_LSP_LOG_FILE     write logs to this file (stderr then gets warnings only)
 ";
 
 fn env_var(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
-/// Logs go to stderr (and `CODEX_LSP_LOG_FILE`), never stdout.
+/// Logs go to stderr and the log file (see `codex_lsp::logging`), never stdout.
 fn init_logging(log_file: Option<&str>) {
     let filter =
         EnvFilter::try_from_env("CODEX_LSP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -40,21 +40,17 @@ fn init_logging(log_file: Option<&str>) {
         Ok(cap) => filter.add_directive(cap),
         Err(_) => filter,
     };
-    let file = log_file.and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
-    let builder = tracing_subscriber::fmt()
+    let opened = logging::set_file(log_file);
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(false);
-    match file {
-        Some(f) => builder
-            .with_writer(std::io::stderr.and(std::sync::Mutex::new(f)))
-            .init(),
-        None => builder.with_writer(std::io::stderr).init(),
+        .with_ansi(false)
+        .with_writer(logging::Targets)
+        .init();
+    if let Err(e) = opened {
+        tracing::warn!(
+            variable = "CODEX_LSP_LOG_FILE",
+            "{e}; logging to stderr only"
+        );
     }
 }
 

@@ -210,3 +210,115 @@ fn version_and_help() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty(), "nothing on stdout for a usage error");
 }
+
+/// stderr once the server has exited (the reader drains the closed pipe).
+async fn stderr_after(err: &std::sync::Arc<std::sync::Mutex<String>>) -> String {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    err.lock().unwrap().clone()
+}
+
+/// Lines below warning level on stderr (editors show every stderr line as an error).
+fn detail_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|l| {
+            [" INFO ", " DEBUG ", " TRACE "]
+                .iter()
+                .any(|lv| l.contains(lv))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn with_a_log_file_stderr_carries_only_warnings_and_errors() {
+    // the harness sets CODEX_LSP_LOG=trace and CODEX_LSP_LOG_FILE=<dir>/server.log
+    let fake = Fake::start(vec![fake::code("l1", "fn one() -> u8 { 2 }")]).await;
+    let (c, _) = TestClient::start(Options {
+        env: fake.env(),
+        initialization_options: json!({"colour": "blue"}),
+        ..Options::default()
+    })
+    .await;
+    let uri = c.open("src/one.rs", TEXT, "rust").await;
+    act(&c, &uri).await;
+    let log = c.workspace().parent().unwrap().join("server.log");
+    let err = c.stderr.clone();
+    // read before shutdown: the harness's directory goes with the client
+    let file = std::fs::read_to_string(log).unwrap();
+    assert_eq!(c.shutdown().await, 0);
+    let stderr = stderr_after(&err).await;
+    assert!(detail_lines(&stderr).is_empty(), "{stderr}");
+    assert!(
+        stderr.contains("WARN") && stderr.contains("unknown setting `colour`"),
+        "the warning still reaches stderr: {stderr}"
+    );
+    assert!(
+        file.contains("INFO") && file.contains("initialized"),
+        "{file}"
+    );
+    assert!(
+        file.contains("DEBUG"),
+        "the file gets CODEX_LSP_LOG's level"
+    );
+    assert!(file.contains("unknown setting `colour`"), "{file}");
+}
+
+#[tokio::test]
+async fn the_log_file_setting_is_honoured_at_runtime() {
+    let fake = Fake::start(vec![fake::code("l2", "fn one() -> u8 { 2 }")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("from-settings.log");
+    // no CODEX_LSP_LOG_FILE: everything goes to stderr until the setting names a file
+    let mut env = fake.env();
+    env.push(("CODEX_LSP_LOG_FILE".into(), String::new()));
+    let (c, _) = TestClient::start(Options {
+        env,
+        ..Options::default()
+    })
+    .await;
+    let err = c.stderr.clone();
+    let has = |needle: &str| err.lock().unwrap().contains(needle);
+    let file_has = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|t| t.contains(needle));
+    for _ in 0..100 {
+        if has("initialized") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !detail_lines(&err.lock().unwrap()).is_empty(),
+        "without a file, stderr has the detail"
+    );
+    let bad = dir.path().join("missing-dir/x.log");
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"codex": {"logFile": bad}}}),
+    )
+    .await;
+    c.wait_message("`logFile`").await;
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"codex": {"logFile": log}}}),
+    )
+    .await;
+    for _ in 0..100 {
+        if file_has("log file changed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // what was logged before the switch has reached the reader by now
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = err.lock().unwrap().len();
+    let uri = c.open("src/one.rs", TEXT, "rust").await;
+    act(&c, &uri).await;
+    assert_eq!(c.shutdown().await, 0);
+    let stderr = stderr_after(&err).await;
+    let file = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        file.contains("DEBUG") && file.contains("job received"),
+        "{file}"
+    );
+    let tail = &stderr[before..];
+    assert!(detail_lines(tail).is_empty(), "{tail}");
+    assert!(!tail.contains("job received"), "{tail}");
+}
