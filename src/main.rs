@@ -1,7 +1,7 @@
 //! The `codex-lsp` command: serve LSP over stdio, `--version`, `--help`, `doctor`.
 //! Nothing but LSP frames ever goes to stdout while serving.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use codex_lsp::logging;
@@ -13,17 +13,34 @@ const HELP: &str = "\
 codex-lsp — a language server that puts a coding model in your editor
 
 USAGE:
-    codex-lsp [--stdio]     serve LSP over stdin/stdout (the default)
+    codex-lsp [--stdio]     serve LSP over stdin/stdout (the default; editors start it)
     codex-lsp doctor        print the effective settings and check the service
     codex-lsp --version     print the version
-    codex-lsp --help        print this help
+    codex-lsp help, --help  print this help
 
 ENVIRONMENT:
-    CODEX_LSP_API_KEY, then OPENAI_API_KEY   the Bearer key (never a setting)
-    CODEX_LSP_BASE_URL     default https://geekapis.com/v1
-    CODEX_LSP_MODEL        default gpt-5.3-codex-official
-    CODEX_LSP_LOG          log filter (RUST_LOG syntax), default info
+    CODEX_LSP_API_KEY, then OPENAI_API_KEY
+                           the Bearer key (never a setting)
+    CODEX_LSP_BASE_URL     default of `baseUrl` (https://geekapis.com/v1)
+    CODEX_LSP_MODEL        default of `model` (gpt-5.3-codex-official)
     CODEX_LSP_LOG_FILE     write logs to this file (stderr then gets warnings only)
+    CODEX_LSP_LOG          log filter (RUST_LOG syntax), default info
+    CODEX_LSP_STREAM_IDLE_SECS
+                           a streamed answer silent this long times out (default 60)
+    XDG_STATE_HOME         conversations (chains) are kept in
+                           $XDG_STATE_HOME/codex-lsp/chains.json (~/.local/state/…)
+    HTTPS_PROXY, ALL_PROXY, NO_PROXY
+                           proxy for the model service (NO_PROXY: hosts to reach directly;
+                           loopback addresses never use a proxy)
+
+Settings (baseUrl, model, reasoningEffort, …) come from the editor; see docs/protocol.md.
+";
+
+/// Said on stderr when a person starts the server on a terminal.
+const ON_A_TERMINAL: &str = "\
+codex-lsp: this is a language server: it speaks LSP (JSON-RPC) on stdin/stdout and is
+started by your editor. Run `codex-lsp --help` for usage, `codex-lsp doctor` to check
+the settings and the model service. Waiting for LSP messages (Ctrl-D to quit).
 ";
 
 fn env_var(k: &str) -> Option<String> {
@@ -105,11 +122,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = Settings::from_env(env_var);
     match args.first().map(String::as_str) {
-        None | Some("--stdio") => {}
+        None | Some("--stdio") => {
+            if std::io::stdin().is_terminal() {
+                let _ = std::io::stderr().write_all(ON_A_TERMINAL.as_bytes());
+            }
+        }
         Some("--version" | "-V") => {
             return write_out(&format!("codex-lsp {}\n", env!("CARGO_PKG_VERSION")));
         }
-        Some("--help" | "-h") => return write_out(HELP),
+        Some("--help" | "-h" | "help") => return write_out(HELP),
         Some("doctor") => return doctor(),
         Some(other) => {
             let _ = std::io::stderr()

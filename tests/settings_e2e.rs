@@ -202,7 +202,18 @@ fn version_and_help() {
         .arg("--help")
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("doctor"));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(help.contains("doctor"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
+        .arg("help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        help,
+        "`help` is `--help`"
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
         .arg("--bogus")
         .output()
@@ -321,4 +332,93 @@ async fn the_log_file_setting_is_honoured_at_runtime() {
     let tail = &stderr[before..];
     assert!(detail_lines(tail).is_empty(), "{tail}");
     assert!(!tail.contains("job received"), "{tail}");
+}
+
+/// Every environment variable the README or docs/protocol.md names is in `--help`, and
+/// the ones the server reads without the README saying so (state, proxies).
+#[test]
+fn help_lists_every_environment_variable() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_codex-lsp"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut vars: Vec<String> = ["XDG_STATE_HOME", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"]
+        .map(String::from)
+        .to_vec();
+    for doc in ["README.md", "docs/protocol.md"] {
+        let text =
+            std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("CODEX_LSP_") || word == "OPENAI_API_KEY" {
+                vars.push(word.to_owned());
+            }
+        }
+    }
+    vars.sort();
+    vars.dedup();
+    assert!(vars.len() >= 11, "{vars:?}");
+    let missing: Vec<_> = vars.iter().filter(|v| !help.contains(v.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "--help does not list {missing:?}:\n{help}"
+    );
+}
+
+/// Started by hand on a terminal, the server says what it is and keeps serving; started
+/// by an editor (stdin a pipe) it says nothing of the kind.
+#[test]
+fn on_a_terminal_it_says_it_speaks_lsp() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let bin = env!("CARGO_BIN_EXE_codex-lsp");
+    // `script` (util-linux) gives the server a terminal as stdin
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", bin, "/dev/null"])
+        .env("CODEX_LSP_LOG_FILE", "")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` from util-linux runs the server on a terminal");
+    let mut out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut seen = String::new();
+        while let Ok(n) = out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(seen.clone());
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = String::new();
+    while !seen.contains("--help") && std::time::Instant::now() < deadline {
+        if let Ok(s) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            seen = s;
+        }
+    }
+    assert!(
+        seen.contains("speaks LSP") && seen.contains("codex-lsp --help"),
+        "{seen:?}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it keeps serving after the notice"
+    );
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    let out = std::process::Command::new(bin)
+        .env("CODEX_LSP_LOG_FILE", "")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("speaks LSP"), "{err}");
+    assert!(out.stdout.is_empty());
 }
