@@ -119,7 +119,7 @@ impl Session {
     ) -> Vec<SettingsProblem> {
         let mut s = self.settings.write().unwrap_or_else(|p| p.into_inner());
         let before = s.log_file.clone();
-        let mut problems = s.apply(section);
+        let mut problems = s.apply_over(section, &self.env.settings);
         if s.log_file != before {
             if let Err(message) = crate::logging::set_file(s.log_file.as_deref()) {
                 s.log_file = before;
