@@ -5,6 +5,7 @@
 
 pub mod assist;
 pub mod document;
+pub mod logging;
 pub mod lsp;
 pub mod openai;
 pub mod settings;

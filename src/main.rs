@@ -1,36 +1,53 @@
 //! The `codex-lsp` command: serve LSP over stdio, `--version`, `--help`, `doctor`.
 //! Nothing but LSP frames ever goes to stdout while serving.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use codex_lsp::logging;
 use codex_lsp::lsp::{self, ServerEnv};
 use codex_lsp::settings::Settings;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 const HELP: &str = "\
 codex-lsp — a language server that puts a coding model in your editor
 
 USAGE:
-    codex-lsp [--stdio]     serve LSP over stdin/stdout (the default)
+    codex-lsp [--stdio]     serve LSP over stdin/stdout (the default; editors start it)
     codex-lsp doctor        print the effective settings and check the service
     codex-lsp --version     print the version
-    codex-lsp --help        print this help
+    codex-lsp help, --help  print this help
 
 ENVIRONMENT:
-    CODEX_LSP_API_KEY, then OPENAI_API_KEY   the Bearer key (never a setting)
-    CODEX_LSP_BASE_URL     default https://geekapis.com/v1
-    CODEX_LSP_MODEL        default gpt-5.3-codex-official
+    CODEX_LSP_API_KEY, then OPENAI_API_KEY
+                           the Bearer key (never a setting)
+    CODEX_LSP_BASE_URL     default of `baseUrl` (https://geekapis.com/v1)
+    CODEX_LSP_MODEL        default of `model` (gpt-5.3-codex-official)
+    CODEX_LSP_LOG_FILE     write logs to this file (stderr then gets warnings only)
     CODEX_LSP_LOG          log filter (RUST_LOG syntax), default info
-    CODEX_LSP_LOG_FILE     also write logs to this file
+    CODEX_LSP_STREAM_IDLE_SECS
+                           a streamed answer silent this long times out (default 60)
+    XDG_STATE_HOME         conversations (chains) are kept in
+                           $XDG_STATE_HOME/codex-lsp/chains.json (~/.local/state/…)
+    HTTPS_PROXY, ALL_PROXY, NO_PROXY
+                           proxy for the model service (NO_PROXY: hosts to reach directly;
+                           loopback addresses never use a proxy)
+
+Settings (baseUrl, model, reasoningEffort, …) come from the editor; see docs/protocol.md.
+";
+
+/// Said on stderr when a person starts the server on a terminal.
+const ON_A_TERMINAL: &str = "\
+codex-lsp: this is a language server: it speaks LSP (JSON-RPC) on stdin/stdout and is
+started by your editor. Run `codex-lsp --help` for usage, `codex-lsp doctor` to check
+the settings and the model service. Waiting for LSP messages (Ctrl-D to quit).
 ";
 
 fn env_var(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
-/// Logs go to stderr (and `CODEX_LSP_LOG_FILE`), never stdout.
+/// Logs go to stderr and the log file (see `codex_lsp::logging`), never stdout.
 fn init_logging(log_file: Option<&str>) {
     let filter =
         EnvFilter::try_from_env("CODEX_LSP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -40,21 +57,17 @@ fn init_logging(log_file: Option<&str>) {
         Ok(cap) => filter.add_directive(cap),
         Err(_) => filter,
     };
-    let file = log_file.and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
-    let builder = tracing_subscriber::fmt()
+    let opened = logging::set_file(log_file);
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(false);
-    match file {
-        Some(f) => builder
-            .with_writer(std::io::stderr.and(std::sync::Mutex::new(f)))
-            .init(),
-        None => builder.with_writer(std::io::stderr).init(),
+        .with_ansi(false)
+        .with_writer(logging::Targets)
+        .init();
+    if let Err(e) = opened {
+        tracing::warn!(
+            variable = "CODEX_LSP_LOG_FILE",
+            "{e}; logging to stderr only"
+        );
     }
 }
 
@@ -109,11 +122,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let settings = Settings::from_env(env_var);
     match args.first().map(String::as_str) {
-        None | Some("--stdio") => {}
+        None | Some("--stdio") => {
+            if std::io::stdin().is_terminal() {
+                let _ = std::io::stderr().write_all(ON_A_TERMINAL.as_bytes());
+            }
+        }
         Some("--version" | "-V") => {
             return write_out(&format!("codex-lsp {}\n", env!("CARGO_PKG_VERSION")));
         }
-        Some("--help" | "-h") => return write_out(HELP),
+        Some("--help" | "-h" | "help") => return write_out(HELP),
         Some("doctor") => return doctor(),
         Some(other) => {
             let _ = std::io::stderr()

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 
 pub const DEFAULT_BASE_URL: &str = "https://geekapis.com/v1";
 pub const DEFAULT_MODEL: &str = "gpt-5.3-codex-official";
-const EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+/// The `reasoningEffort` values sent as `reasoning.effort` (`"off"` sends none).
+pub const EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh", "max"];
+/// The `chainMode` values.
+pub const CHAIN_MODES: &[&str] = &["server", "replay"];
 /// The largest `patchAboveLines`: a selection longer than this is beyond any request.
 const MAX_PATCH_ABOVE_LINES: u32 = 1_000_000;
 /// Built-in action ids; a user-defined action may not reuse one.
@@ -212,11 +215,36 @@ impl Settings {
         }
     }
 
-    /// Applies every key of `section` that is valid; returns what was wrong.
+    /// Applies every key of `section` that is valid; returns what was wrong. `null`
+    /// for `baseUrl`, `model` or `logFile` means the built-in default (see
+    /// [`Settings::apply_over`]).
     pub fn apply(&mut self, section: &Map<String, Value>) -> Vec<SettingsProblem> {
+        self.apply_over(section, &Self::default())
+    }
+
+    /// [`Settings::apply`], where `null` for `baseUrl`, `model` or `logFile` brings back
+    /// the value in `defaults` (the environment's: `CODEX_LSP_BASE_URL`, …), so an
+    /// editor can clear one without restarting the server.
+    pub fn apply_over(
+        &mut self,
+        section: &Map<String, Value>,
+        defaults: &Settings,
+    ) -> Vec<SettingsProblem> {
         let mut problems = Vec::new();
         for (key, v) in section {
             let result: Result<(), String> = match key.as_str() {
+                "baseUrl" if v.is_null() => {
+                    self.base_url.clone_from(&defaults.base_url);
+                    Ok(())
+                }
+                "model" if v.is_null() => {
+                    self.model.clone_from(&defaults.model);
+                    Ok(())
+                }
+                "logFile" if v.is_null() => {
+                    self.log_file.clone_from(&defaults.log_file);
+                    Ok(())
+                }
                 "baseUrl" => parse(v).and_then(valid_base_url).map(|x| self.base_url = x),
                 "model" => parse(v).and_then(non_empty).map(|x| self.model = x),
                 "reasoningEffort" => optional::<String>(v).and_then(|x| match x.as_deref() {
@@ -286,7 +314,9 @@ impl Settings {
                 "exclude" => parse(v).map(|x| self.exclude = x),
                 "actions" => parse(v).and_then(valid_actions).map(|x| self.actions = x),
                 "allowOutsideWorkspace" => parse(v).map(|x| self.allow_outside_workspace = x),
-                "logFile" => optional(v).map(|x| self.log_file = x),
+                "logFile" => parse(v)
+                    .and_then(non_empty)
+                    .map(|x| self.log_file = Some(x)),
                 k if is_key_like(k) => {
                     problems.push(SettingsProblem::KeyInSettings { key: k.to_owned() });
                     Ok(())
@@ -472,6 +502,45 @@ mod tests {
                 p.len() == 1 && p[0].message().contains("`patchAboveLines`"),
                 "{bad}: {p:?}"
             );
+        }
+    }
+
+    #[test]
+    fn null_brings_back_the_environment_default() {
+        let env = Settings::from_env(|k| match k {
+            "CODEX_LSP_BASE_URL" => Some("http://127.0.0.1:9/v1".into()),
+            "CODEX_LSP_MODEL" => Some("env-model".into()),
+            "CODEX_LSP_LOG_FILE" => Some("/tmp/env.log".into()),
+            _ => None,
+        });
+        let mut s = env.clone();
+        let p = s.apply_over(
+            Settings::section(
+                &json!({"baseUrl": "https://other/v1", "model": "m2", "logFile": "/tmp/x.log"}),
+            )
+            .unwrap(),
+            &env,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            (s.base_url.as_str(), s.model.as_str(), s.log_file.as_deref()),
+            ("https://other/v1", "m2", Some("/tmp/x.log"))
+        );
+        let p = s.apply_over(
+            Settings::section(&json!({"baseUrl": null, "model": null, "logFile": null})).unwrap(),
+            &env,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            s, env,
+            "null is the environment's value, not the built-in one"
+        );
+        // an empty model or log file is still refused (null is how to clear one)
+        for key in ["model", "logFile"] {
+            let mut obj = Map::new();
+            obj.insert(key.into(), json!(" "));
+            let p = s.apply_over(&obj, &env);
+            assert_eq!(p.len(), 1, "{key}: {p:?}");
         }
     }
 

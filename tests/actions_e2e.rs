@@ -19,6 +19,22 @@ async fn start(fake: &Fake) -> TestClient {
     .0
 }
 
+/// The title of the progress `begin` sent for `token`.
+async fn begin_title(c: &TestClient, token: &str) -> Value {
+    let is_begin = |p: &Value| p["token"] == token && p["value"]["kind"] == "begin";
+    c.wait_for("the progress begin", |i| {
+        i.notifications
+            .iter()
+            .any(|(m, p)| m == "$/progress" && is_begin(p))
+    })
+    .await;
+    c.notifications("$/progress")
+        .into_iter()
+        .find(|p| is_begin(p))
+        .unwrap()["value"]["title"]
+        .clone()
+}
+
 fn run_args(uri: &str, range: Value, action: &str) -> Value {
     json!({"command": "codex.runAction", "arguments": [{"uri": uri, "range": range, "action": action}]})
 }
@@ -422,11 +438,17 @@ async fn a_codex_comment_is_carried_out_and_removed() {
     let r = c
         .request(
             "workspace/executeCommand",
-            json!({"command": "codex.runAction", "arguments": instruct["command"]["arguments"]}),
+            json!({"command": "codex.runAction", "arguments": instruct["command"]["arguments"], "workDoneToken": "t-do"}),
         )
         .await
         .unwrap();
     assert_eq!(r["applied"], true, "{r}");
+    assert_eq!(instruct["title"], "Codex: Do “use iterator sum”");
+    assert_eq!(
+        begin_title(&c, "t-do").await,
+        instruct["title"],
+        "the progress is titled as the menu was"
+    );
     assert!(fake.requests()[0].input_text().contains("use iterator sum"));
     assert_eq!(
         c.mirror(&uri).text,
@@ -460,11 +482,12 @@ async fn fix_actions_come_one_per_diagnostic_with_the_diagnostic_attached() {
     let r = c
         .request(
             "workspace/executeCommand",
-            json!({"command": "codex.runAction", "arguments": fixes[0]["command"]["arguments"]}),
+            json!({"command": "codex.runAction", "arguments": fixes[0]["command"]["arguments"], "workDoneToken": "t-fix"}),
         )
         .await
         .unwrap();
     assert_eq!(r["applied"], true);
+    assert_eq!(begin_title(&c, "t-fix").await, fixes[0]["title"]);
     assert!(fake.requests()[0].input_text().contains("mismatched types"));
     assert_eq!(c.shutdown().await, 0);
 }

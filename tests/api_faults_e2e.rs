@@ -60,6 +60,26 @@ async fn c1_a_401_is_one_request_and_names_the_key() {
 }
 
 #[tokio::test]
+async fn a_bad_model_says_how_to_change_it() {
+    let (fake, msg) = failing(
+        vec![fake::error(
+            404,
+            "model_not_found",
+            "The model `gpt-nope` does not exist or you do not have access to it.",
+            "",
+        )],
+        "The model service rejected the request (404, model_not_found)",
+    )
+    .await;
+    assert!(
+        msg.contains("set `model` in your editor's codex settings")
+            && msg.contains("CODEX_LSP_MODEL"),
+        "{msg}"
+    );
+    assert_eq!(fake.count(), 1, "a bad model is not retried");
+}
+
+#[tokio::test]
 async fn c2_a_429_with_retry_after_ms_is_retried_once_and_succeeds() {
     let fake = Fake::start(vec![
         fake::error(

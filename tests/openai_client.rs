@@ -498,7 +498,10 @@ async fn c13_redirect_not_followed_and_junk_rejected() {
                 .await
                 .unwrap_err();
             assert!(matches!(e, OpenAiError::UnexpectedResponse { .. }), "{e:?}");
-            assert!(e.user_message().starts_with("Unexpected gateway response"));
+            assert!(
+                e.user_message()
+                    .starts_with("Unexpected response from the model service")
+            );
         }
     }
 

@@ -86,7 +86,7 @@ pub fn lookup(id: &str, user: &[UserAction]) -> Option<ActionSpec> {
         ),
         "instruct" => spec(
             "instruct",
-            "Apply codex: Comment",
+            "Do the “codex:” comment",
             "Carry out the instruction written in the `codex:` comment, and remove that \
              comment.",
             Edit,
@@ -107,6 +107,31 @@ pub fn lookup(id: &str, user: &[UserAction]) -> Option<ActionSpec> {
             }
         }
     })
+}
+
+/// The first line of `s`, cut to `n` characters (with `…` when cut).
+pub fn truncate(s: &str, n: usize) -> String {
+    let first = s.lines().next().unwrap_or_default().trim();
+    if first.chars().count() > n {
+        format!("{}…", first.chars().take(n).collect::<String>())
+    } else {
+        first.to_owned()
+    }
+}
+
+/// The title the code-action menu shows for `spec`; the action's progress uses the same
+/// one, so the user recognises what is running: `Codex: Fix “<diagnostic>”` for a fix,
+/// `Codex: Do “<instruction>”` for a `codex:` comment, the action's own title otherwise.
+pub fn menu_title(
+    spec: &ActionSpec,
+    diagnostic: Option<&str>,
+    instruction: Option<&str>,
+) -> String {
+    match (spec.id.as_str(), diagnostic, instruction) {
+        ("fix", Some(d), _) => format!("Codex: Fix “{}”", truncate(d, 60)),
+        ("instruct", _, Some(i)) => format!("Codex: Do “{}”", truncate(i, 50)),
+        _ => spec.title.clone(),
+    }
 }
 
 /// Ids offered on a selection, in menu order (fix actions are added per diagnostic).

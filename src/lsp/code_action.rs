@@ -21,15 +21,6 @@ fn overlaps(a: &Range, b: &Range) -> bool {
     key(&a.start) <= key(&b.end) && key(&b.start) <= key(&a.end)
 }
 
-fn truncate(s: &str, n: usize) -> String {
-    let first = s.lines().next().unwrap_or_default().trim();
-    if first.chars().count() > n {
-        format!("{}…", first.chars().take(n).collect::<String>())
-    } else {
-        first.to_owned()
-    }
-}
-
 struct Builder<'a> {
     uri: &'a str,
     range: Range,
@@ -112,7 +103,7 @@ pub async fn code_actions(
         if let Some(spec) = &fix {
             out.push(b.action(
                 spec,
-                format!("Codex: Fix “{}”", truncate(&d.message, 60)),
+                actions::menu_title(spec, Some(&d.message), None),
                 Some(d),
             ));
         }
@@ -135,7 +126,7 @@ pub async fn code_actions(
     {
         out.push(b.action(
             &spec,
-            format!("Codex: Do “{}”", truncate(&instruction, 50)),
+            actions::menu_title(&spec, None, Some(&instruction)),
             None,
         ));
     }

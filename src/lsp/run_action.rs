@@ -74,7 +74,7 @@ pub async fn run(
         &client,
         token,
         session.caps().work_done_progress,
-        &spec.title,
+        &progress_title(&session, &req, &spec),
     );
     if let Some(k) = reporter.token_key() {
         guard.set_progress_token(k);
@@ -106,6 +106,27 @@ pub async fn run(
     reporter.end(&end).await;
     drop(guard);
     result
+}
+
+/// The menu's title for the request (see [`actions::menu_title`]): the fix's diagnostic
+/// comes with the request; a `codex:` comment's instruction is read from the document as
+/// it is now (the job reads it again from the version it works on).
+fn progress_title(session: &Session, req: &JobRequest, spec: &ActionSpec) -> String {
+    let diagnostic = req
+        .diagnostic
+        .as_ref()
+        .and_then(|d| d.get("message"))
+        .and_then(Value::as_str);
+    let instruction = req.instruction.clone().or_else(|| {
+        if spec.id != "instruct" {
+            return None;
+        }
+        let snap = session.docs.snapshot(&req.uri)?;
+        let (s, e) = from_proto::char_range(&snap.text, req.range, session.caps().encoding);
+        let (first, last) = (snap.text.char_to_line(s), snap.text.char_to_line(e));
+        selection::codex_comment_near(&snap.text, first, last).map(|(_, i)| i)
+    });
+    actions::menu_title(spec, diagnostic, instruction.as_deref())
 }
 
 /// The document once it has reached `version` (and the version an earlier job's

@@ -121,7 +121,20 @@ impl Session {
         section: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<SettingsProblem> {
         let mut s = self.settings.write().unwrap_or_else(|p| p.into_inner());
-        s.apply(section)
+        let before = s.log_file.clone();
+        let mut problems = s.apply_over(section, &self.env.settings);
+        if s.log_file != before {
+            if let Err(message) = crate::logging::set_file(s.log_file.as_deref()) {
+                s.log_file = before;
+                problems.push(SettingsProblem::BadValue {
+                    key: "logFile".into(),
+                    message,
+                });
+            } else {
+                tracing::info!(file = ?s.log_file, "log file changed");
+            }
+        }
+        problems
     }
 
     pub fn folders(&self) -> Vec<PathBuf> {

@@ -110,7 +110,7 @@ pub fn advice(e: &OpenAiError, base_url: &str) -> Option<String> {
     };
     let wrong_path = || {
         format!(
-            "requests go to {{baseUrl}}/responses; if the gateway serves them at \
+            "requests go to {{baseUrl}}/responses; if the service serves them at \
              {other_base}/responses, set baseUrl to {other_base}"
         )
     };

@@ -58,7 +58,7 @@ pub enum OpenAiError {
     Incomplete { reason: String },
     /// The gateway reported an error without saying which: an SSE `error` event with no
     /// code, type or status. `message` is its text (possibly empty).
-    #[error("the gateway sent an error event without a code: {message}")]
+    #[error("the model service sent an error event without a code: {message}")]
     GatewayError { message: String },
     #[error("response failed ({code:?}): {message}")]
     Failed {
@@ -83,6 +83,27 @@ pub enum OpenAiError {
     /// Building the HTTP client failed (TLS setup); not a gateway problem.
     #[error("HTTP client setup failed: {message}")]
     ClientSetup { message: String },
+}
+
+/// How to change the model, when the service says the model is the problem (its code
+/// `model_not_found`, or words like "model … does not exist"); else "".
+fn model_hint(code: Option<&str>, message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    let says = |w: &str| m.contains(w);
+    let bad_model = code.is_some_and(|c| c == "model_not_found" || c == "invalid_model")
+        || (says("model")
+            && (says("not found")
+                || says("does not exist")
+                || says("unknown")
+                || says("not supported")
+                || says("invalid model")
+                || says("no such")));
+    if bad_model {
+        " To use another model, set `model` in your editor's codex settings (or \
+         CODEX_LSP_MODEL where codex-lsp is started) to one this service serves."
+    } else {
+        ""
+    }
 }
 
 impl OpenAiError {
@@ -123,24 +144,28 @@ impl OpenAiError {
                 status: 403,
                 message,
             } => format!(
-                "The gateway refused access (403): check that the API key in \
-                 CODEX_LSP_API_KEY / OPENAI_API_KEY may use this model. Gateway said: {message}"
+                "The model service refused access (403): check that the API key in \
+                 CODEX_LSP_API_KEY / OPENAI_API_KEY may use this model. The service said: \
+                 {message}"
             ),
             Self::Auth { status, message } => format!(
-                "The gateway rejected the API key ({status}): check CODEX_LSP_API_KEY / \
-                 OPENAI_API_KEY. Gateway said: {message}"
+                "The model service rejected the API key ({status}): check \
+                 CODEX_LSP_API_KEY / OPENAI_API_KEY. The service said: {message}"
             ),
             Self::Quota { message } => format!(
                 "The API quota is exhausted: check the account's plan and billing. \
-                 Gateway said: {message}"
+                 The service said: {message}"
             ),
             Self::RateLimited {
                 retry_after: Some(d),
                 ..
-            } => format!("Rate limited by the gateway: retry in {}.", human_wait(*d)),
+            } => format!(
+                "Rate limited by the model service: retry in {}.",
+                human_wait(*d)
+            ),
             Self::RateLimited {
                 retry_after: None, ..
-            } => "Rate limited by the gateway: wait a little and retry.".to_owned(),
+            } => "Rate limited by the model service: wait a little and retry.".to_owned(),
             Self::ContextTooLong { .. } => "The selection/context is too large for the model's \
                  context window: select less code or lower contextLines."
                 .to_owned(),
@@ -152,11 +177,15 @@ impl OpenAiError {
                 message,
                 code,
             } => {
+                let code_raw = code.as_deref();
                 let code = code
                     .as_deref()
                     .map(|c| format!(", {c}"))
                     .unwrap_or_default();
-                format!("The gateway rejected the request ({status}{code}): {message}")
+                format!(
+                    "The model service rejected the request ({status}{code}): {message}{}",
+                    model_hint(code_raw, message)
+                )
             }
             Self::Server {
                 status,
@@ -167,7 +196,7 @@ impl OpenAiError {
                     .as_deref()
                     .map(|id| format!(" (request id {id})"))
                     .unwrap_or_default();
-                format!("The gateway failed ({status}){id}: {message}. Retry later.")
+                format!("The model service failed ({status}){id}: {message}. Retry later.")
             }
             Self::Timeout { what } => format!(
                 "Timed out waiting for the {what}: check the network, or raise timeoutSecs."
@@ -185,26 +214,35 @@ impl OpenAiError {
                 "content_filter" => "The answer was blocked by the content filter.".to_owned(),
                 other => format!("The model returned an incomplete answer ({other})."),
             },
-            Self::GatewayError { message } if message.is_empty() => "The gateway sent an error \
-                 event without a code or a message; nothing was applied."
+            Self::GatewayError { message } if message.is_empty() => "The model service sent an \
+                 error event without a code or a message; nothing was applied."
                 .to_owned(),
             Self::GatewayError { message } => format!(
-                "The gateway sent an error event without a code: {message}. Nothing was applied."
+                "The model service sent an error event without a code: {message}. Nothing \
+                 was applied.{}",
+                model_hint(None, message)
             ),
             Self::Failed { code, message } => {
                 let code = code.as_deref().unwrap_or("unknown");
-                format!("The model failed ({code}): {message}. Retry later.")
+                match model_hint(Some(code), message) {
+                    "" => format!("The model failed ({code}): {message}. Retry later."),
+                    hint => format!("The model failed ({code}): {message}.{hint}"),
+                }
             }
             Self::Cancelled => "Cancelled.".to_owned(),
             Self::Connect { message } => {
-                format!("Could not reach the gateway ({message}): check baseUrl and the network.")
+                format!(
+                    "Could not reach the model service ({message}): check baseUrl and the \
+                     network."
+                )
             }
             Self::Tls { message } => format!(
-                "The secure connection to the gateway failed ({message}): check that baseUrl \
-                 uses https:// only for a TLS port and that the gateway's certificate is valid."
+                "The secure connection to the model service failed ({message}): check that \
+                 baseUrl uses https:// only for a TLS port and that the host's certificate is \
+                 valid."
             ),
             Self::UnexpectedResponse { message } => {
-                format!("Unexpected gateway response: {message}. Check baseUrl.")
+                format!("Unexpected response from the model service: {message}. Check baseUrl.")
             }
             Self::MalformedStream { message } => {
                 format!("The model stream was malformed ({message}); nothing was applied.")
@@ -596,6 +634,90 @@ mod tests {
             "{}",
             empty.user_message()
         );
+    }
+
+    /// Users talk to OpenAI itself or a local server as often as to a gateway: messages
+    /// name "the model service", and a bad model says how to change it.
+    #[test]
+    fn messages_say_the_model_service_and_how_to_change_a_bad_model() {
+        let m = |s: &str| s.to_owned();
+        let all = [
+            OpenAiError::Auth {
+                status: 403,
+                message: m("no"),
+            },
+            OpenAiError::Auth {
+                status: 401,
+                message: m("no"),
+            },
+            OpenAiError::Quota { message: m("q") },
+            OpenAiError::RateLimited {
+                retry_after: None,
+                message: m("r"),
+            },
+            OpenAiError::RateLimited {
+                retry_after: Some(Duration::from_secs(3)),
+                message: m("r"),
+            },
+            OpenAiError::BadRequest {
+                status: 400,
+                message: m("bad"),
+                code: None,
+            },
+            OpenAiError::Server {
+                status: 502,
+                message: m("s"),
+                request_id: None,
+            },
+            OpenAiError::GatewayError { message: m("") },
+            OpenAiError::GatewayError { message: m("g") },
+            OpenAiError::Connect {
+                message: m("refused"),
+            },
+            OpenAiError::Tls { message: m("cert") },
+            OpenAiError::UnexpectedResponse { message: m("html") },
+        ];
+        for e in &all {
+            let text = e.user_message();
+            assert!(!text.to_lowercase().contains("gateway"), "{text}");
+            assert!(!format!("{e}").to_lowercase().contains("gateway"), "{e}");
+            assert!(
+                !text.contains("set `model`"),
+                "no model hint for {e:?}: {text}"
+            );
+        }
+        assert!(
+            all[9]
+                .user_message()
+                .starts_with("Could not reach the model service")
+        );
+        for e in [
+            OpenAiError::BadRequest {
+                status: 404,
+                message: m("The model `gpt-x` does not exist or you do not have access to it."),
+                code: Some(m("model_not_found")),
+            },
+            OpenAiError::BadRequest {
+                status: 400,
+                message: m("x"),
+                code: Some(m("model_not_found")),
+            },
+            OpenAiError::GatewayError {
+                message: m("unknown model: gpt-x"),
+            },
+            OpenAiError::Failed {
+                code: Some(m("invalid_model")),
+                message: m("nope"),
+            },
+        ] {
+            let text = e.user_message();
+            assert!(
+                text.contains("set `model` in your editor's codex settings")
+                    && text.contains("CODEX_LSP_MODEL"),
+                "{text}"
+            );
+            assert!(!text.contains("Retry later"), "{text}");
+        }
     }
 
     #[test]

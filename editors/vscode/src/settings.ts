@@ -1,6 +1,9 @@
 import * as vscode from 'vscode';
 
-/** Settings keys the server understands (INTERFACE.md "Settings"). Everything else under `codex.` is the extension's own. */
+/**
+ * Settings keys the server understands (docs/protocol.md "Settings"; tests/vscode_schema.rs checks this list and
+ * package.json against the server). Everything else under `codex.` is the extension's own.
+ */
 const SERVER_KEYS = [
   'baseUrl',
   'model',
@@ -17,16 +20,19 @@ const SERVER_KEYS = [
   'actions',
   'allowOutsideWorkspace',
   'logFile',
+  'patchAboveLines',
+  'chainMode',
 ] as const;
 
-/**
- * Keys whose "unset" means "the server's default from its environment" (CODEX_LSP_BASE_URL, CODEX_LSP_MODEL,
- * CODEX_LSP_LOG_FILE). They are sent only when set; clearing one restarts the server so the default comes back.
- */
-export const RESTART_KEYS = ['baseUrl', 'model', 'logFile', 'serverPath'] as const;
+/** Keys whose change needs a new server process: only the binary itself. */
+export const RESTART_KEYS = ['serverPath'] as const;
 
-/** Optional values the server takes `null` for (so clearing the setting also clears it in a running server). */
-const NULLABLE_KEYS = new Set<string>(['maxOutputTokens', 'temperature', 'topP', 'instructions']);
+/**
+ * Keys sent as `null` when unset (or empty): the server then uses the environment's default (CODEX_LSP_BASE_URL,
+ * CODEX_LSP_MODEL, CODEX_LSP_LOG_FILE; no value for the others), at once, without a restart. Every other key has a
+ * schema default equal to the server's, so VS Code always yields a value for it.
+ */
+const NULLABLE_KEYS = new Set<string>(['baseUrl', 'model', 'logFile', 'maxOutputTokens', 'temperature', 'topP', 'instructions']);
 
 /**
  * The `codex` section as the server wants it: only the server's keys, empty strings dropped or sent as `null`.
