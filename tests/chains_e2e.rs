@@ -486,3 +486,39 @@ async fn chain_info_answers_while_an_action_on_the_file_waits_on_a_stalled_strea
     drop(stalled);
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn an_action_offered_before_an_edit_elsewhere_still_applies_where_its_code_is_now() {
+    let fake = Fake::start(vec![fake::code("v1", "    30")]).await;
+    let c = start_with(&fake, json!({})).await;
+    let uri = c.open("src/n.rs", TEXT, "rust").await;
+    // offered at version 1 ...
+    let mut args = refactor(&uri, TEXT, "    3");
+    args["arguments"][0]["version"] = json!(1);
+    // ... then the user adds a line above before choosing it
+    c.edit(
+        &uri,
+        json!({"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}),
+        "// top\n",
+    )
+    .await;
+    let r = c.request("workspace/executeCommand", args).await.unwrap();
+    assert_eq!(r["applied"], true, "{r}");
+    assert_eq!(
+        c.mirror(&uri).text,
+        format!("// top\n{}", TEXT.replace("    3\n", "    30\n"))
+    );
+    // but an edit of the offered range itself still refuses it
+    let now = c.mirror(&uri).text;
+    let v = c.mirror(&uri).version;
+    let mut args = refactor(&uri, &now, "    2");
+    args["arguments"][0]["version"] = json!(v);
+    c.edit(&uri, range_of(&now, "    2"), "    22").await;
+    let err = c
+        .request("workspace/executeCommand", args)
+        .await
+        .unwrap_err();
+    assert_eq!(err.data, json!({"kind": "stale"}), "{}", err.message);
+    assert_eq!(fake.count(), 1, "nothing was sent for the stale one");
+    assert_eq!(c.shutdown().await, 0);
+}

@@ -41,7 +41,13 @@ pub struct Document {
     /// The version an applied edit will bring (see `DocumentStore::expect_version`).
     pub expected_version: Option<i32>,
     history: History,
+    /// The text of the last few versions (a `Rope` clone shares all unchanged nodes),
+    /// so a request made against a version just replaced can still read its range.
+    recent: std::collections::VecDeque<(i32, Rope)>,
 }
+
+/// How many earlier versions' texts a document keeps.
+const RECENT_VERSIONS: usize = 32;
 
 impl Document {
     pub fn new(text: &str, version: i32, language_id: &str) -> Self {
@@ -52,6 +58,7 @@ impl Document {
             status: SyncStatus::InSync,
             expected_version: None,
             history: History::new(version),
+            recent: std::collections::VecDeque::new(),
         }
     }
 
@@ -72,6 +79,10 @@ impl Document {
             self.mark_desynced(&reason);
             // keep applying: the text may still be right, but it is no longer trusted
         }
+        if self.recent.len() == RECENT_VERSIONS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((self.version, self.text.clone()));
         for change in changes {
             match change.range {
                 None => {
@@ -138,6 +149,18 @@ impl Document {
         if self.status == SyncStatus::InSync {
             self.status = SyncStatus::Desynced(reason.to_owned());
         }
+    }
+
+    /// The text as it was at `version` (the current one, or one of the last few).
+    pub fn text_at(&self, version: i32) -> Option<Rope> {
+        if version == self.version {
+            return Some(self.text.clone());
+        }
+        self.recent
+            .iter()
+            .rev()
+            .find(|(v, _)| *v == version)
+            .map(|(_, t)| t.clone())
     }
 
     /// Maps a char range of version `from` to the current text, through the changes

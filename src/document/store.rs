@@ -115,6 +115,11 @@ impl DocumentStore {
         }
     }
 
+    /// The text of `uri` at `version`, if that is the current version or a recent one.
+    pub fn text_at(&self, uri: &str, version: i32) -> Option<Rope> {
+        self.lock().get(uri)?.text_at(version)
+    }
+
     /// Whether the document is open and in sync.
     pub fn in_sync(&self, uri: &str) -> bool {
         self.lock()

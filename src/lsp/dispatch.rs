@@ -173,14 +173,29 @@ impl<S> Dispatch<S> {
         }
     }
 
-    /// The document's version and the argument's range as char offsets of it, now.
+    /// The version the argument's range belongs to and the range as char offsets of
+    /// that version's text: the version the action was offered at when it names one
+    /// the document had recently (another action's edit may have landed since), else
+    /// the current one.
     fn arrival(&self, arg: &Value) -> Option<Arrival> {
         let uri = arg.get("uri")?.as_str()?;
         let range = serde_json::from_value(arg.get("range")?.clone()).ok()?;
-        let snap = self.session.docs.snapshot(uri)?;
-        let (start, end) = from_proto::char_range(&snap.text, range, self.session.caps().encoding);
+        let docs = &self.session.docs;
+        let offered = arg
+            .get("version")
+            .and_then(Value::as_i64)
+            .and_then(|v| i32::try_from(v).ok())
+            .and_then(|v| docs.text_at(uri, v).map(|text| (v, text)));
+        let (version, text) = match offered {
+            Some(found) => found,
+            None => {
+                let snap = docs.snapshot(uri)?;
+                (snap.version, snap.text)
+            }
+        };
+        let (start, end) = from_proto::char_range(&text, range, self.session.caps().encoding);
         Some(Arrival {
-            version: snap.version,
+            version,
             start,
             end,
         })
