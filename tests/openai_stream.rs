@@ -6,31 +6,9 @@ mod support_http;
 
 use std::time::{Duration, Instant};
 
-use codex_lsp::openai::{OpenAiError, ResponseObject, ResponsesClient, StreamEvent};
+use codex_lsp::openai::{OpenAiError, ResponsesClient, StreamEvent};
 use support_http::*;
 use tokio_util::sync::CancellationToken;
-
-async fn run(
-    server: &ScriptServer,
-    tweak: impl FnOnce(&mut codex_lsp::openai::ClientConfig),
-) -> (Result<ResponseObject, OpenAiError>, Vec<StreamEvent>) {
-    let mut cfg = test_config(&server.base_url());
-    tweak(&mut cfg);
-    let client = ResponsesClient::new(cfg).unwrap();
-    let (events, mut on_event) = collector();
-    let r = client
-        .create(&request(true), &CancellationToken::new(), &mut on_event)
-        .await;
-    if let Err(e) = &r {
-        assert_clean(e);
-    }
-    let ev = events.lock().unwrap().clone();
-    (r, ev)
-}
-
-fn no_retry_wait(cfg: &mut codex_lsp::openai::ClientConfig) {
-    cfg.max_retries = 1;
-}
 
 #[tokio::test]
 async fn dripped_stream_with_crlf_and_unknown_events_completes() {
@@ -51,7 +29,7 @@ async fn dripped_stream_with_crlf_and_unknown_events_completes() {
     script.push(completed_frame("héllo"));
     script.push(Step::HoldUntilClosed); // the client must stop at the terminal event
     let server = ScriptServer::start(vec![script]).await;
-    let (r, ev) = run(&server, |_| {}).await;
+    let (r, ev) = run_stream(&server, |_| {}).await;
     assert_eq!(r.unwrap().output_text(), "héllo");
     assert!(ev.contains(&StreamEvent::TextDelta("héllo".into())));
     assert_eq!(ev.iter().filter(|e| **e == StreamEvent::Other).count(), 2);
@@ -74,7 +52,7 @@ async fn c7_idle_stream_with_keepalives_stalls() {
     }
     let server = ScriptServer::start(vec![script]).await;
     let start = Instant::now();
-    let (r, ev) = run(&server, |c| c.idle_timeout = Duration::from_millis(500)).await;
+    let (r, ev) = run_stream(&server, |c| c.idle_timeout = Duration::from_millis(500)).await;
     let e = r.unwrap_err();
     assert_eq!(e, OpenAiError::StreamStalled);
     assert!(e.user_message().contains("stalled"));
@@ -93,7 +71,7 @@ async fn stall_before_first_event_is_retried() {
     let stall = vec![sse_head(), send(": hello\n\n"), sleep_ms(5_000)];
     let ok = vec![sse_head(), created_frame(), completed_frame("second")];
     let server = ScriptServer::start(vec![stall, ok]).await;
-    let (r, _) = run(&server, |c| {
+    let (r, _) = run_stream(&server, |c| {
         c.idle_timeout = Duration::from_millis(300);
         no_retry_wait(c);
     })
@@ -142,7 +120,7 @@ async fn c8_truncated_stream_ends_without_partial() {
     ];
     for (attempts, script) in cases {
         let server = ScriptServer::start(vec![script]).await;
-        let (r, ev) = run(&server, |_| {}).await;
+        let (r, ev) = run_stream(&server, |_| {}).await;
         let e = r.unwrap_err();
         assert_eq!(e, OpenAiError::StreamEnded);
         assert!(e.user_message().contains("closed before"));
@@ -164,7 +142,7 @@ async fn drop_before_any_event_is_retried() {
         vec![sse_head(), created_frame(), completed_frame("third time")],
     ])
     .await;
-    let (r, _) = run(&server, |c| c.max_retries = 2).await;
+    let (r, _) = run_stream(&server, |c| c.max_retries = 2).await;
     assert_eq!(r.unwrap().output_text(), "third time");
     assert_eq!(server.rec.count(), 3);
 }
@@ -210,7 +188,7 @@ async fn c9_failure_terminals_are_distinct() {
     let mut messages = Vec::new();
     for (json, needle) in cases {
         let server = ScriptServer::start(vec![terminal(json)]).await;
-        let (r, _) = run(&server, no_retry).await;
+        let (r, _) = run_stream(&server, no_retry).await;
         let e = r.unwrap_err();
         let m = e.user_message();
         assert!(m.contains(needle), "{json} -> {m}");
@@ -230,7 +208,7 @@ async fn c9_response_failed_server_error_is_retried() {
         vec![sse_head(), created_frame(), completed_frame("recovered")],
     ])
     .await;
-    let (r, _) = run(&server, no_retry_wait).await;
+    let (r, _) = run_stream(&server, no_retry_wait).await;
     assert_eq!(r.unwrap().output_text(), "recovered");
     assert_eq!(server.rec.count(), 2);
 
@@ -242,7 +220,7 @@ async fn c9_response_failed_server_error_is_retried() {
         frame(failed),
     ]])
     .await;
-    let (r, _) = run(&server, no_retry_wait).await;
+    let (r, _) = run_stream(&server, no_retry_wait).await;
     assert!(matches!(r.unwrap_err(), OpenAiError::Failed { .. }));
     assert_eq!(server.rec.count(), 1);
 }
@@ -256,7 +234,7 @@ async fn c10_malformed_and_oversize_frames() {
         send("data: <html>oops</html>\n\n"),
     ]])
     .await;
-    let (r, _) = run(&server, |_| {}).await;
+    let (r, _) = run_stream(&server, |_| {}).await;
     assert!(matches!(
         r.unwrap_err(),
         OpenAiError::MalformedStream { .. }
@@ -273,7 +251,7 @@ async fn c10_malformed_and_oversize_frames() {
         Step::HoldUntilClosed,
     ]])
     .await;
-    let (r, _) = run(&server, |_| {}).await;
+    let (r, _) = run_stream(&server, |_| {}).await;
     let e = r.unwrap_err();
     assert!(matches!(e, OpenAiError::EventTooLarge { .. }), "{e:?}");
     assert!(e.user_message().contains("8 MiB"));
@@ -341,7 +319,7 @@ async fn cancel_before_headers_closes_connection() {
 #[tokio::test]
 async fn whole_request_timeout() {
     let server = ScriptServer::start(vec![vec![sleep_ms(5_000)]]).await;
-    let (r, _) = run(&server, |c| {
+    let (r, _) = run_stream(&server, |c| {
         c.timeout = Duration::from_millis(300);
         c.max_retries = 0;
     })
@@ -355,7 +333,7 @@ async fn whole_request_timeout() {
 #[tokio::test]
 async fn connection_reset_is_retried_then_reported() {
     let server = ScriptServer::start(vec![vec![Step::Close]]).await;
-    let (r, _) = run(&server, no_retry_wait).await;
+    let (r, _) = run_stream(&server, no_retry_wait).await;
     let e = r.unwrap_err();
     assert!(matches!(e, OpenAiError::Connect { .. }), "{e:?}");
     assert_eq!(server.rec.count(), 2);
@@ -401,7 +379,7 @@ async fn in_stream_rate_limit_hint_is_retried() {
     ])
     .await;
     let start = Instant::now();
-    let (r, _) = run(&server, no_retry_wait).await;
+    let (r, _) = run_stream(&server, no_retry_wait).await;
     assert_eq!(r.unwrap().output_text(), "after wait");
     assert!(start.elapsed() >= Duration::from_millis(190));
     assert_eq!(server.rec.count(), 2);
@@ -417,7 +395,7 @@ async fn wrapped_codes_in_stream_events() {
     let failed = serde_json::json!({"type":"response.failed","response":{"id":"r","status":"failed","error":{"code":"400","message":message}}});
     for ev in [error_event, failed] {
         let server = ScriptServer::start(vec![terminal(&ev.to_string())]).await;
-        let (r, _) = run(&server, |_| {}).await;
+        let (r, _) = run_stream(&server, |_| {}).await;
         let e = r.unwrap_err();
         assert!(
             matches!(e, OpenAiError::PreviousResponseNotFound { .. }),
@@ -454,7 +432,7 @@ async fn odd_stream_answers_are_reported_as_such() {
     ];
     for (script, needle) in cases {
         let server = ScriptServer::start(vec![script]).await;
-        let (r, _) = run(&server, |_| {}).await;
+        let (r, _) = run_stream(&server, |_| {}).await;
         let e = r.unwrap_err();
         let m = e.user_message();
         assert!(m.contains(needle), "{e:?} -> {m}");
@@ -477,7 +455,7 @@ async fn in_stream_client_errors_are_not_retried() {
     ];
     for json in cases {
         let server = ScriptServer::start(vec![terminal(json)]).await;
-        let (r, _) = run(&server, |c| c.max_retries = 2).await;
+        let (r, _) = run_stream(&server, |c| c.max_retries = 2).await;
         let e = r.unwrap_err();
         assert!(!e.is_retryable(), "{json} -> {e:?}");
         assert!(
@@ -498,20 +476,20 @@ async fn cut_before_output_is_reissued_once() {
         vec![sse_head(), created_frame(), completed_frame("again")],
     ])
     .await;
-    let (r, _) = run(&server, |c| c.max_retries = 2).await;
+    let (r, _) = run_stream(&server, |c| c.max_retries = 2).await;
     assert_eq!(r.unwrap().output_text(), "again");
     assert_eq!(server.rec.count(), 2);
 
     // Every attempt ends after `created`: one re-issue, not max_retries of them.
     let server = ScriptServer::start(vec![vec![sse_head(), created_frame(), Step::Close]]).await;
-    let (r, _) = run(&server, |c| c.max_retries = 2).await;
+    let (r, _) = run_stream(&server, |c| c.max_retries = 2).await;
     assert_eq!(r.unwrap_err(), OpenAiError::StreamEnded);
     assert_eq!(server.rec.count(), 2);
 
     // Every attempt stalls after `created`.
     let server =
         ScriptServer::start(vec![vec![sse_head(), created_frame(), sleep_ms(5_000)]]).await;
-    let (r, _) = run(&server, |c| {
+    let (r, _) = run_stream(&server, |c| {
         c.max_retries = 2;
         c.idle_timeout = Duration::from_millis(300);
     })
@@ -527,7 +505,7 @@ async fn cut_before_output_is_reissued_once() {
         sleep_ms(5_000),
     ]])
     .await;
-    let (r, _) = run(&server, |c| {
+    let (r, _) = run_stream(&server, |c| {
         c.max_retries = 2;
         c.idle_timeout = Duration::from_millis(300);
     })
@@ -542,7 +520,7 @@ async fn cut_before_output_is_reissued_once() {
 async fn timeout_bounds_all_attempts() {
     let server = ScriptServer::start(vec![vec![Step::HoldUntilClosed]]).await;
     let start = Instant::now();
-    let (r, _) = run(&server, |c| {
+    let (r, _) = run_stream(&server, |c| {
         c.timeout = Duration::from_secs(1);
         c.max_retries = 2;
     })
@@ -560,7 +538,7 @@ async fn timeout_bounds_all_attempts() {
     // reported at once instead of waiting past the deadline.
     let busy = "HTTP/1.1 503 Service Unavailable\r\nretry-after-ms: 600\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
     let server = ScriptServer::start(vec![vec![send(busy)]]).await;
-    let (r, ev) = run(&server, |c| {
+    let (r, ev) = run_stream(&server, |c| {
         c.timeout = Duration::from_secs(1);
         c.max_retries = 5;
     })
@@ -591,7 +569,7 @@ async fn retry_waits_are_announced() {
         vec![sse_head(), created_frame(), completed_frame("done")],
     ])
     .await;
-    let (r, ev) = run(&server, |c| c.max_retries = 3).await;
+    let (r, ev) = run_stream(&server, |c| c.max_retries = 3).await;
     assert_eq!(r.unwrap().output_text(), "done");
     let retrying: Vec<(Duration, String)> = ev
         .iter()

@@ -5,31 +5,7 @@
 
 mod support_http;
 
-use codex_lsp::openai::{OpenAiError, ResponseObject, ResponsesClient, StreamEvent};
 use support_http::*;
-use tokio_util::sync::CancellationToken;
-
-async fn run(
-    server: &ScriptServer,
-    tweak: impl FnOnce(&mut codex_lsp::openai::ClientConfig),
-) -> (Result<ResponseObject, OpenAiError>, Vec<StreamEvent>) {
-    let mut cfg = test_config(&server.base_url());
-    tweak(&mut cfg);
-    let client = ResponsesClient::new(cfg).unwrap();
-    let (events, mut on_event) = collector();
-    let r = client
-        .create(&request(true), &CancellationToken::new(), &mut on_event)
-        .await;
-    if let Err(e) = &r {
-        assert_clean(e);
-    }
-    let ev = events.lock().unwrap().clone();
-    (r, ev)
-}
-
-fn no_retry_wait(cfg: &mut codex_lsp::openai::ClientConfig) {
-    cfg.max_retries = 1;
-}
 
 /// Log audit: with everything logged at TRACE (ours, reqwest's, hyper's), the key never
 /// appears, whatever path a request takes.
@@ -65,7 +41,7 @@ async fn trace_logs_never_contain_the_key() {
         vec![sse_head(), created_frame(), send(echo)],
     ])
     .await;
-    let (r, _) = run(&server, no_retry_wait).await;
+    let (r, _) = run_stream(&server, no_retry_wait).await;
     assert!(r.is_err());
     let logs = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
     assert!(logs.contains("retrying POST /responses"), "{logs}");

@@ -376,3 +376,35 @@ pub fn collector() -> (
         s2.lock().unwrap().push(e.clone())
     })
 }
+
+/// One streaming request against `server` with the test config as `tweak` leaves it;
+/// the error (if any) is checked for the key. Returns the result and every event.
+pub async fn run_stream(
+    server: &ScriptServer,
+    tweak: impl FnOnce(&mut ClientConfig),
+) -> (
+    Result<codex_lsp::openai::ResponseObject, OpenAiError>,
+    Vec<StreamEvent>,
+) {
+    let mut cfg = test_config(&server.base_url());
+    tweak(&mut cfg);
+    let client = codex_lsp::openai::ResponsesClient::new(cfg).unwrap();
+    let (events, mut on_event) = collector();
+    let r = client
+        .create(
+            &request(true),
+            &tokio_util::sync::CancellationToken::new(),
+            &mut on_event,
+        )
+        .await;
+    if let Err(e) = &r {
+        assert_clean(e);
+    }
+    let ev = events.lock().unwrap().clone();
+    (r, ev)
+}
+
+/// One retry, at once.
+pub fn no_retry_wait(cfg: &mut ClientConfig) {
+    cfg.max_retries = 1;
+}
