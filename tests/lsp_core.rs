@@ -430,3 +430,34 @@ async fn a_change_that_cannot_be_read_desyncs_the_document_and_it_is_said_once()
     assert!(r.as_array().is_some());
     assert_eq!(c.shutdown().await, 0);
 }
+
+#[tokio::test]
+async fn a_did_change_that_is_not_utf8_puts_the_document_out_of_sync() {
+    let (c, _) = TestClient::start(Options {
+        env: vec![
+            ("CODEX_LSP_API_KEY".into(), common::fake::SENTINEL.into()),
+            ("CODEX_LSP_BASE_URL".into(), "http://127.0.0.1:9/v1".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let text = "alpha = 1\n";
+    let uri = c.open("u.py", text, "python").await;
+    let mut body = format!(
+        "{{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didChange\",\"params\":{{\"textDocument\":{{\"uri\":\"{uri}\",\"version\":2}},\"contentChanges\":[{{\"range\":{{\"start\":{{\"line\":0,\"character\":0}},\"end\":{{\"line\":0,\"character\":0}}}},\"text\":\""
+    )
+    .into_bytes();
+    body.extend_from_slice(b"\xff\xfe\"}]}}");
+    let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    bytes.extend_from_slice(&body);
+    c.write_raw(&bytes).await;
+    c.wait_message("not UTF-8").await;
+    let run = json!({"command": "codex.ask", "arguments": [{"uri": uri,
+                     "range": range_of(text, "alpha"), "instruction": "rename"}]});
+    let err = c
+        .request("workspace/executeCommand", run)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("out of sync"), "{}", err.message);
+    assert_eq!(c.shutdown().await, 0);
+}

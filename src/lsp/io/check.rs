@@ -138,12 +138,36 @@ fn decodes(text: &str, request: bool) -> bool {
 }
 
 /// The verdict on one message body.
+/// A `didChange` whose body is not UTF-8 is a change lost: passed on with its text
+/// replaced by a reason the dispatch layer cannot read as changes, so the document is
+/// marked out of sync (and said so once) instead of silently missing an edit.
+fn lost_change(lossy: &str) -> Option<Vec<u8>> {
+    let v: Value = serde_json::from_str(lossy).ok()?;
+    if v.get("method")?.as_str()? != "textDocument/didChange" || v.get("id").is_some() {
+        return None;
+    }
+    let uri = v.pointer("/params/textDocument/uri")?.as_str()?;
+    let version = v.pointer("/params/textDocument/version").cloned();
+    let note = serde_json::json!({
+        "jsonrpc": "2.0",
+        "method": "textDocument/didChange",
+        "params": {
+            "textDocument": {"uri": uri, "version": version},
+            "contentChanges": "unreadable: the change was not UTF-8",
+        },
+    });
+    serde_json::to_vec(&note).ok()
+}
+
 pub fn check(body: &[u8]) -> Verdict<'_> {
     let text = match std::str::from_utf8(body) {
         Ok(t) => t,
         Err(_) => {
-            // the id, when it can still be read, lets the client end that request
             let lossy = String::from_utf8_lossy(body);
+            if let Some(lost) = lost_change(&lossy) {
+                return Verdict::Pass(Cow::Owned(lost));
+            }
+            // the id, when it can still be read, lets the client end that request
             let id = serde_json::from_str::<Envelope>(&lossy)
                 .map(|e| e.reply_id())
                 .unwrap_or(Id::Null);
@@ -364,6 +388,19 @@ mod tests {
         ];
         for (body, id, code) in cases {
             assert_eq!(answer(body), (id, code), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_did_change_that_is_not_utf8_passes_on_as_a_lost_change() {
+        let body = b"{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/didChange\",\"params\":{\"textDocument\":{\"uri\":\"file:///a.rs\",\"version\":3},\"contentChanges\":[{\"text\":\"\xff\"}]}}";
+        match check(body) {
+            Verdict::Pass(b) => {
+                let v: Value = serde_json::from_slice(&b).unwrap();
+                assert_eq!(v["params"]["textDocument"]["uri"], "file:///a.rs");
+                assert!(v["params"]["contentChanges"].is_string());
+            }
+            Verdict::Answer(..) => panic!("a lost change must reach the document store"),
         }
     }
 
