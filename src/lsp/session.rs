@@ -75,6 +75,8 @@ pub struct Session {
     /// Per-URI [`Session::target`] answers, kept only while the client watches
     /// `.codexignore` for us (see [`Session::set_watching`]).
     targets: Mutex<TargetCache>,
+    /// Each workspace folder's exclusion rules, kept like `targets`.
+    rules: crate::assist::exclude::RulesCache,
     /// The client reports `.codexignore` changes: it accepted our watcher, or it sends
     /// `workspace/didChangeWatchedFiles` unasked.
     watching: AtomicBool,
@@ -102,6 +104,7 @@ impl Session {
             settings: RwLock::new(env.settings.clone()),
             folders: RwLock::default(),
             targets: Mutex::default(),
+            rules: crate::assist::exclude::RulesCache::default(),
             watching: AtomicBool::new(false),
             resolutions: AtomicU64::new(0),
             initialized: AtomicBool::new(false),
@@ -249,7 +252,7 @@ impl Session {
             }
             cache.generation
         };
-        let target = self.resolve_target(uri);
+        let target = self.resolve_target(uri, watching);
         if watching {
             let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
             if cache.generation == generation {
@@ -262,7 +265,7 @@ impl Session {
         target
     }
 
-    fn resolve_target(&self, uri: &str) -> crate::assist::target::Target {
+    fn resolve_target(&self, uri: &str, cached_rules: bool) -> crate::assist::target::Target {
         self.resolutions.fetch_add(1, Ordering::Relaxed);
         let parsed: Option<tower_lsp_server::ls_types::Uri> = uri.parse().ok();
         let file = parsed
@@ -271,12 +274,13 @@ impl Session {
             .and_then(super::from_proto::uri_path);
         let folders = self.folders();
         let s = self.settings_ref();
-        crate::assist::target::resolve(
+        crate::assist::target::resolve_with(
             file.as_deref(),
             uri,
             &folders,
             &s.exclude,
             s.allow_outside_workspace,
+            cached_rules.then_some(&self.rules),
         )
     }
 
@@ -285,6 +289,7 @@ impl Session {
         let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
         cache.generation += 1;
         cache.by_uri.clear();
+        self.rules.clear();
         tracing::debug!(why, "exclusion rules invalidated");
     }
 
