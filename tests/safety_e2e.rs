@@ -173,6 +173,134 @@ async fn e2_the_exclude_setting_is_honoured() {
     assert_eq!(c.shutdown().await, 0);
 }
 
+/// Code actions are answered from resolved targets (issue 13): a `.codexignore` change
+/// the client reports, and a change of the `exclude` setting, are judged at once.
+#[tokio::test]
+async fn e2_codexignore_and_exclude_changes_are_picked_up_by_cached_targets() {
+    let fake = Fake::start(vec![fake::code("ok", "fn main() {")]).await;
+    let c = start_with(&fake, json!({})).await;
+    // the server asks VS Code to watch every .codexignore for it
+    c.wait_for("client/registerCapability", |i| {
+        i.requests
+            .iter()
+            .any(|(m, _)| m == "client/registerCapability")
+    })
+    .await;
+    let reg = &c.server_requests("client/registerCapability")[0]["registrations"][0];
+    assert_eq!(reg["method"], "workspace/didChangeWatchedFiles", "{reg}");
+    assert_eq!(
+        reg["registerOptions"]["watchers"][0]["globPattern"], "**/.codexignore",
+        "{reg}"
+    );
+    // in effect once the server has the client's answer
+    common::wait_file_contains(
+        &c.dir.path().join("server.log"),
+        "now watching .codexignore",
+    )
+    .await;
+    let ws = c.workspace();
+    let uri = c.open("src/a/b/c/lib.rs", CODE, "rust").await;
+    assert!(!code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    let ignore_uri = c.uri_of(".codexignore");
+    let changed = |kind: u8| json!({"changes": [{"uri": ignore_uri, "type": kind}]});
+
+    // newly excluded: written on disk, then reported
+    common::write_file(
+        &ws,
+        ".codexignore",
+        "src/a/
+",
+    );
+    c.notify("workspace/didChangeWatchedFiles", changed(1))
+        .await;
+    assert!(code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    assert_refused(&c, &fake, &uri, CODE, ".codexignore").await;
+
+    // re-included
+    common::write_file(
+        &ws,
+        ".codexignore",
+        "!src/a/
+",
+    );
+    c.notify("workspace/didChangeWatchedFiles", changed(2))
+        .await;
+    assert!(!code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    run(&c, &uri, CODE, "fn main() {").await.unwrap();
+    assert_eq!(fake.count(), 1);
+
+    // deleted, in a nested folder: the nested file's rules count as well
+    common::write_file(
+        &ws,
+        "src/a/.codexignore",
+        "b/
+",
+    );
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": c.uri_of("src/a/.codexignore"), "type": 1}]}),
+    )
+    .await;
+    assert!(code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    std::fs::remove_file(ws.join("src/a/.codexignore")).unwrap();
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": c.uri_of("src/a/.codexignore"), "type": 3}]}),
+    )
+    .await;
+    assert!(!code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+
+    // the exclude setting
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"codex": {"exclude": ["**/c/**"]}}}),
+    )
+    .await;
+    assert!(code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    assert_refused(&c, &fake, &uri, CODE, "exclude").await;
+    c.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"codex": {"exclude": []}}}),
+    )
+    .await;
+    assert!(!code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    run(&c, &uri, CODE, "fn main() {").await.unwrap();
+    assert_eq!(fake.count(), 2);
+    assert_eq!(c.shutdown().await, 0);
+}
+
+/// A client that cannot register watchers is not asked to; one that reports
+/// `.codexignore` changes unasked is listened to.
+#[tokio::test]
+async fn e2_watched_files_sent_unasked_are_honoured() {
+    let fake = Fake::start(vec![fake::code("ok", "fn main() {")]).await;
+    let (c, _) = TestClient::start(Options {
+        env: fake.env(),
+        capabilities: helix_capabilities(),
+        ..Options::default()
+    })
+    .await;
+    let ws = c.workspace();
+    let uri = c.open("src/lib.rs", CODE, "rust").await;
+    c.notify("workspace/didChangeWatchedFiles", json!({"changes": []}))
+        .await;
+    assert!(!code_actions(&c, &uri, CODE, "fn main() {").await.is_empty());
+    common::write_file(
+        &ws,
+        ".codexignore",
+        "src/
+",
+    );
+    c.notify(
+        "workspace/didChangeWatchedFiles",
+        json!({"changes": [{"uri": c.uri_of(".codexignore"), "type": 1}]}),
+    )
+    .await;
+    assert_refused(&c, &fake, &uri, CODE, ".codexignore").await;
+    assert!(c.server_requests("client/registerCapability").is_empty());
+    assert_eq!(c.shutdown().await, 0);
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn e2_a_symlink_to_an_excluded_file_is_refused() {

@@ -19,7 +19,9 @@
 //! on the whole absolute path (as given and resolved), so `~/.ssh/config` is excluded
 //! whatever the root is: in single-file mode the root is `~/.ssh` itself.
 
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -79,6 +81,41 @@ pub struct ExcludeRules {
     canonical_root: PathBuf,
     built_in: &'static Gitignore,
     user: Gitignore,
+    /// Each directory's `.codexignore` (absent: `None`), read once per instance: an
+    /// instance lives as long as nothing says a `.codexignore` changed.
+    ignore_files: Mutex<HashMap<PathBuf, Option<Arc<Gitignore>>>>,
+}
+
+/// [`ExcludeRules`] per workspace folder, built once and kept until the rules can have
+/// changed (the caller clears it: a settings change, a reported `.codexignore` change).
+#[derive(Debug, Default)]
+pub struct RulesCache {
+    by_folder: Mutex<HashMap<PathBuf, CachedRules>>,
+}
+
+/// The `exclude` globs a folder's rules were built with, and the rules.
+type CachedRules = (Vec<String>, Arc<ExcludeRules>);
+
+impl RulesCache {
+    /// The rules of `folder` with the `exclude` globs `user_globs`.
+    pub fn get(&self, folder: &Path, user_globs: &[String]) -> Arc<ExcludeRules> {
+        let mut map = self.by_folder.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((globs, rules)) = map.get(folder)
+            && globs == user_globs
+        {
+            return rules.clone();
+        }
+        let rules = Arc::new(ExcludeRules::new(folder, user_globs));
+        map.insert(folder.to_path_buf(), (user_globs.to_vec(), rules.clone()));
+        rules
+    }
+
+    pub fn clear(&self) {
+        self.by_folder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
 }
 
 /// The built-in list does not depend on the workspace (it is matched on relative
@@ -88,7 +125,8 @@ static BUILT_IN_RULES: std::sync::LazyLock<Gitignore> =
 
 impl ExcludeRules {
     /// Rules for `workspace_root` with the `exclude` setting's globs. Invalid user
-    /// globs are logged and skipped. `.codexignore` files are read at each check.
+    /// globs are logged and skipped. `.codexignore` files are read when a check first
+    /// needs them, once per instance.
     pub fn new(workspace_root: &Path, user_globs: &[String]) -> Self {
         let root = normalize_lexically(
             &std::path::absolute(workspace_root).unwrap_or_else(|_| workspace_root.into()),
@@ -106,6 +144,7 @@ impl ExcludeRules {
             canonical_root,
             built_in,
             user,
+            ignore_files: Mutex::default(),
         }
     }
 
@@ -153,25 +192,14 @@ impl ExcludeRules {
     fn check_ignore_files(&self, root: &Path, rel: &Path) -> Option<String> {
         let parts: Vec<&std::ffi::OsStr> = rel.iter().collect();
         // (directory relative to the root, its parsed ignore file), shallowest first.
-        let mut files: Vec<(PathBuf, Gitignore)> = Vec::new();
+        let mut files: Vec<(PathBuf, Arc<Gitignore>)> = Vec::new();
         let mut dir = PathBuf::new();
         for depth in 0..parts.len() {
             if depth > 0 {
                 dir.push(parts[depth - 1]);
             }
-            let file = root.join(&dir).join(IGNORE_FILE);
-            if file.is_file() {
-                let mut builder = GitignoreBuilder::new(root.join(&dir));
-                builder.case_insensitive(CASE_INSENSITIVE_FS).ok();
-                if let Some(e) = builder.add(&file) {
-                    tracing::warn!(file = %file.display(), error = %e, "bad line in ignore file");
-                }
-                match builder.build() {
-                    Ok(gi) => files.push((dir.clone(), gi)),
-                    Err(e) => {
-                        tracing::warn!(file = %file.display(), error = %e, "ignore file skipped")
-                    }
-                }
+            if let Some(gi) = self.ignore_file(&root.join(&dir)) {
+                files.push((dir.clone(), gi));
             }
         }
         let mut prefix = PathBuf::new();
@@ -197,6 +225,46 @@ impl ExcludeRules {
             }
         }
         None
+    }
+}
+
+impl ExcludeRules {
+    /// `dir`'s parsed `.codexignore`, read on first use.
+    fn ignore_file(&self, dir: &Path) -> Option<Arc<Gitignore>> {
+        let known = self
+            .ignore_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(dir)
+            .cloned();
+        if let Some(known) = known {
+            return known;
+        }
+        let parsed = read_ignore_file(dir).map(Arc::new);
+        self.ignore_files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dir.to_path_buf(), parsed.clone());
+        parsed
+    }
+}
+
+fn read_ignore_file(dir: &Path) -> Option<Gitignore> {
+    let file = dir.join(IGNORE_FILE);
+    if !file.is_file() {
+        return None;
+    }
+    let mut builder = GitignoreBuilder::new(dir);
+    builder.case_insensitive(CASE_INSENSITIVE_FS).ok();
+    if let Some(e) = builder.add(&file) {
+        tracing::warn!(file = %file.display(), error = %e, "bad line in ignore file");
+    }
+    match builder.build() {
+        Ok(gi) => Some(gi),
+        Err(e) => {
+            tracing::warn!(file = %file.display(), error = %e, "ignore file skipped");
+            None
+        }
     }
 }
 
@@ -368,6 +436,28 @@ mod tests {
         );
         assert!(rules.check(Path::new("fixtures/a/b.json")).is_some());
         assert_eq!(rules.check(Path::new("src/x.rs")), None);
+    }
+
+    #[test]
+    fn ignore_files_are_read_once_per_instance_and_the_cache_keeps_instances() {
+        let dir = TempDir::new().unwrap();
+        write(dir.path(), ".codexignore", "*.sql\n");
+        let cache = RulesCache::default();
+        let rules = cache.get(dir.path(), &[]);
+        assert!(rules.check(Path::new("a/b/x.sql")).is_some());
+        assert!(Arc::ptr_eq(&rules, &cache.get(dir.path(), &[])));
+        // read once: a change on disk is not seen by this instance...
+        write(dir.path(), ".codexignore", "");
+        write(dir.path(), "a/.codexignore", "b/\n");
+        assert!(rules.check(Path::new("a/b/x.sql")).is_some());
+        assert_eq!(rules.check(Path::new("a/c/y.rs")), None);
+        // ...other globs, or a cleared cache, give one that reads the files again
+        let with_globs = cache.get(dir.path(), &["*.rs".into()]);
+        assert!(!Arc::ptr_eq(&rules, &with_globs));
+        cache.clear();
+        let fresh = cache.get(dir.path(), &[]);
+        assert_eq!(fresh.check(Path::new("x.sql")), None);
+        assert!(fresh.check(Path::new("a/b/y.rs")).is_some());
     }
 
     #[cfg(unix)]

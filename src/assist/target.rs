@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::exclude::{self, ExcludeRules};
+use std::sync::Arc;
+
+use super::exclude::{self, ExcludeRules, RulesCache};
 use super::{confine, sensitive};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +57,23 @@ pub fn resolve(
     exclude_globs: &[String],
     allow_outside: bool,
 ) -> Target {
+    resolve_with(file, uri, folders, exclude_globs, allow_outside, None)
+}
+
+/// [`resolve`], taking each folder's rules from `rules` when given (compiled globs
+/// and `.codexignore` files read once per folder) instead of building them afresh.
+pub fn resolve_with(
+    file: Option<&Path>,
+    uri: &str,
+    folders: &[PathBuf],
+    exclude_globs: &[String],
+    allow_outside: bool,
+    rules: Option<&RulesCache>,
+) -> Target {
+    let rules_of = |folder: &Path| match rules {
+        Some(cache) => cache.get(folder, exclude_globs),
+        None => Arc::new(ExcludeRules::new(folder, exclude_globs)),
+    };
     let Some(file) = file else {
         let scheme = uri.split(':').next().unwrap_or_default().to_owned();
         let untitled = scheme.eq_ignore_ascii_case("untitled");
@@ -62,10 +81,7 @@ pub fn resolve(
         // `untitled:/home/u/proj/.vscode/settings.json`): the name rules apply to it
         let named = untitled.then(|| untitled_path(uri)).flatten();
         let (excluded, sensitive) = match &named {
-            Some(p) => (
-                excluded_by(p, folders, exclude_globs),
-                sensitive_by(p, None),
-            ),
+            Some(p) => (excluded_by(p, folders, &rules_of), sensitive_by(p, None)),
             None => (None, None),
         };
         let refusal = if !untitled {
@@ -97,7 +113,7 @@ pub fn resolve(
     let display = display.to_string_lossy().replace('\\', "/");
     // the path as given and the resolved one both count: `.codexignore` names what the
     // user sees, and a symlink into an excluded path is excluded (`check` does both)
-    let excluded = excluded_by(file, folders, exclude_globs);
+    let excluded = excluded_by(file, folders, &rules_of);
     let refusal = match (excluded, &root) {
         (Some(rule), _) => Some(Refusal::Excluded(rule)),
         (None, None) if !allow_outside => Some(Refusal::OutsideWorkspace),
@@ -119,14 +135,18 @@ pub fn resolve(
 /// every rule (`.codexignore`, `exclude`) of every folder that encloses the file, not
 /// only the innermost one. A relative `file` (an `untitled:` name) is judged against
 /// each folder as if it lay there, and against the built-in list on its own.
-fn excluded_by(file: &Path, folders: &[PathBuf], exclude_globs: &[String]) -> Option<String> {
+fn excluded_by(
+    file: &Path,
+    folders: &[PathBuf],
+    rules_of: &dyn Fn(&Path) -> Arc<ExcludeRules>,
+) -> Option<String> {
     if let Some(rule) = exclude::built_in_on_whole_path(file) {
         return Some(rule);
     }
     if !file.is_absolute() {
         return folders
             .iter()
-            .find_map(|folder| ExcludeRules::new(folder, exclude_globs).check(&folder.join(file)));
+            .find_map(|folder| rules_of(folder).check(&folder.join(file)));
     }
     let resolved = confine::canonical(file);
     let lexical = confine::normalize_lexically(file);
@@ -144,7 +164,7 @@ fn excluded_by(file: &Path, folders: &[PathBuf], exclude_globs: &[String]) -> Op
     }
     enclosing
         .iter()
-        .find_map(|folder| ExcludeRules::new(folder, exclude_globs).check(file))
+        .find_map(|folder| rules_of(folder).check(file))
 }
 
 /// Why an edit to `file` needs consent, judged on the whole absolute path (as given,

@@ -24,6 +24,9 @@ pub struct ClientCaps {
     /// `workspace.configuration`: settings can be pulled.
     pub configuration: bool,
     pub change_annotations: bool,
+    /// `workspace.didChangeWatchedFiles.dynamicRegistration`: the server may ask the
+    /// client to watch `.codexignore` files for it.
+    pub watched_files_dynamic: bool,
 }
 
 impl ClientCaps {
@@ -47,6 +50,7 @@ impl ClientCaps {
             change_annotations: v
                 .pointer("/workspace/workspaceEdit/changeAnnotationSupport")
                 .is_some_and(Value::is_object),
+            watched_files_dynamic: flag("/workspace/didChangeWatchedFiles/dynamicRegistration"),
         }
     }
 }
@@ -93,12 +97,14 @@ mod tests {
     fn vscode_like_client() {
         let c = caps(json!({
             "window": {"workDoneProgress": true, "showMessage": {}, "showDocument": {"support": true}},
-            "workspace": {"configuration": true, "workspaceEdit": {"documentChanges": true, "changeAnnotationSupport": {}}},
+            "workspace": {"configuration": true, "workspaceEdit": {"documentChanges": true, "changeAnnotationSupport": {}},
+                          "didChangeWatchedFiles": {"dynamicRegistration": true}},
             "general": {"positionEncodings": ["utf-16"]}
         }));
         assert_eq!(c.encoding, PositionEncoding::Utf16);
         assert!(c.work_done_progress && c.document_changes && c.show_message_request);
         assert!(c.show_document && c.configuration && c.change_annotations);
+        assert!(c.watched_files_dynamic);
     }
 
     #[test]
@@ -109,6 +115,7 @@ mod tests {
         }));
         assert_eq!(c.encoding, PositionEncoding::Utf8);
         assert!(!c.show_message_request && !c.work_done_progress && !c.change_annotations);
+        assert!(!c.watched_files_dynamic);
     }
 
     #[test]

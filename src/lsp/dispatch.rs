@@ -25,6 +25,7 @@ use super::from_proto;
 use super::progress;
 use super::run_action::Arrival;
 use super::session::Session;
+use crate::assist::exclude::IGNORE_FILE;
 use crate::document::SyncError;
 
 type Fut = BoxFuture<'static, Result<Option<Response>, ExitedError>>;
@@ -94,6 +95,10 @@ where
                 }
                 future::ready(Ok(None)).boxed()
             }
+            "workspace/didChangeWatchedFiles" => {
+                self.watched_files(&req);
+                future::ready(Ok(None)).boxed()
+            }
             "workspace/executeCommand" if req.id().is_some() => self.execute_command(req),
             "shutdown" => {
                 self.session.request_shutdown();
@@ -109,6 +114,33 @@ where
 }
 
 impl<S> Dispatch<S> {
+    /// Handled here, in wire order, so that the next request is judged by the new
+    /// rules. The server registers a watcher for `**/.codexignore` where the client
+    /// allows it; a client that sends these unasked is trusted to keep sending them.
+    fn watched_files(&self, req: &Request) {
+        if !self.session.is_initialized() {
+            return;
+        }
+        self.session.set_watching();
+        let changes = req
+            .params()
+            .and_then(|p| p.get("changes"))
+            .and_then(Value::as_array);
+        let ignore_file_changed = changes.is_none_or(|changes| {
+            changes.iter().any(|c| {
+                // the last path segment, percent-encoded or not
+                c.get("uri").and_then(Value::as_str).is_none_or(|uri| {
+                    let uri = uri.split(['?', '#']).next().unwrap_or(uri);
+                    let name = uri.rsplit('/').next().unwrap_or(uri);
+                    name == IGNORE_FILE || name.eq_ignore_ascii_case("%2Ecodexignore")
+                })
+            })
+        });
+        if ignore_file_changed {
+            self.session.invalidate_targets("a .codexignore changed");
+        }
+    }
+
     fn text_sync(&self, req: &Request) {
         if !self.session.is_initialized() {
             tracing::warn!(

@@ -8,8 +8,9 @@ use serde_json::Value;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
     CodeActionParams, CodeActionResponse, ConfigurationItem, DidChangeConfigurationParams,
-    DidChangeWorkspaceFoldersParams, DidSaveTextDocumentParams, InitializeParams, InitializeResult,
-    InitializedParams, MessageType, ServerInfo, WorkspaceFolder,
+    DidChangeWatchedFilesRegistrationOptions, DidChangeWorkspaceFoldersParams,
+    DidSaveTextDocumentParams, FileSystemWatcher, GlobPattern, InitializeParams, InitializeResult,
+    InitializedParams, MessageType, Registration, ServerInfo, WorkspaceFolder,
 };
 use tower_lsp_server::{Client, LanguageServer};
 
@@ -17,6 +18,7 @@ use super::capabilities::{ClientCaps, server_capabilities};
 use super::code_action;
 use super::from_proto;
 use super::session::Session;
+use crate::assist::exclude::IGNORE_FILE;
 use crate::settings::{Settings, SettingsProblem};
 
 pub struct Backend {
@@ -61,6 +63,31 @@ impl Backend {
             }
             Err(e) => tracing::debug!("workspace/configuration failed: {e}"),
         }
+    }
+}
+
+impl Backend {
+    /// Asks the client to report `.codexignore` changes, so resolved targets can be
+    /// kept until one changes (see `Session::target`).
+    fn watch_ignore_files(&self) {
+        let options = DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![FileSystemWatcher {
+                glob_pattern: GlobPattern::String(format!("**/{IGNORE_FILE}")),
+                kind: None,
+            }],
+        };
+        let registration = Registration {
+            id: "codex-lsp/codexignore".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        let (session, client) = (self.session.clone(), self.client.clone());
+        tokio::spawn(async move {
+            match client.register_capability(vec![registration]).await {
+                Ok(()) => session.set_watching(),
+                Err(e) => tracing::debug!("watching .codexignore not registered: {e}"),
+            }
+        });
     }
 }
 
@@ -113,6 +140,9 @@ impl LanguageServer for Backend {
                 .unwrap_or_else(|p| p.into_inner()),
         );
         self.report(problems).await;
+        if self.session.caps().watched_files_dynamic {
+            self.watch_ignore_files();
+        }
         if self.session.caps().configuration {
             self.pull_settings().await;
         }

@@ -1,8 +1,9 @@
 //! Everything the handlers share: documents, negotiated capabilities, settings,
 //! workspace folders and running jobs.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use std::sync::Mutex;
@@ -71,6 +72,16 @@ pub struct Session {
     caps: RwLock<ClientCaps>,
     settings: RwLock<Settings>,
     folders: RwLock<Vec<PathBuf>>,
+    /// Per-URI [`Session::target`] answers, kept only while the client watches
+    /// `.codexignore` for us (see [`Session::set_watching`]).
+    targets: Mutex<TargetCache>,
+    /// Each workspace folder's exclusion rules, kept like `targets`.
+    rules: crate::assist::exclude::RulesCache,
+    /// The client reports `.codexignore` changes: it accepted our watcher, or it sends
+    /// `workspace/didChangeWatchedFiles` unasked.
+    watching: AtomicBool,
+    /// How many times a target was resolved (filesystem work), for tests.
+    resolutions: AtomicU64,
     initialized: AtomicBool,
     shutdown_requested: AtomicBool,
     /// Set once the user was told that the key comes from OPENAI_API_KEY.
@@ -92,6 +103,10 @@ impl Session {
             caps: RwLock::default(),
             settings: RwLock::new(env.settings.clone()),
             folders: RwLock::default(),
+            targets: Mutex::default(),
+            rules: crate::assist::exclude::RulesCache::default(),
+            watching: AtomicBool::new(false),
+            resolutions: AtomicU64::new(0),
             initialized: AtomicBool::new(false),
             shutdown_requested: AtomicBool::new(false),
             key_source_told: AtomicBool::new(false),
@@ -122,7 +137,11 @@ impl Session {
     ) -> Vec<SettingsProblem> {
         let mut s = self.settings.write().unwrap_or_else(|p| p.into_inner());
         let before = s.log_file.clone();
+        let rules_before = (s.exclude.clone(), s.allow_outside_workspace);
         let mut problems = s.apply_over(section, &self.env.settings);
+        if (&s.exclude, s.allow_outside_workspace) != (&rules_before.0, rules_before.1) {
+            self.invalidate_targets("settings");
+        }
         if s.log_file != before {
             if let Err(message) = crate::logging::set_file(s.log_file.as_deref()) {
                 s.log_file = before;
@@ -143,6 +162,7 @@ impl Session {
 
     pub fn set_folders(&self, folders: Vec<PathBuf>) {
         *self.folders.write().unwrap_or_else(|p| p.into_inner()) = folders;
+        self.invalidate_targets("workspace folders");
     }
 
     pub fn mark_initialized(&self) {
@@ -201,22 +221,90 @@ impl Session {
     }
 }
 
+/// Resolved targets by URI. `generation` moves on every invalidation, so that a
+/// resolution that raced one is not stored.
+#[derive(Default)]
+struct TargetCache {
+    generation: u64,
+    by_uri: HashMap<String, crate::assist::target::Target>,
+}
+
+/// Beyond this many URIs the cache starts over (a bound, not an LRU).
+const MAX_CACHED_TARGETS: usize = 4096;
+
 impl Session {
     /// Which file `uri` names and whether Codex may act on it.
+    ///
+    /// Resolving costs filesystem work (canonical paths, every `.codexignore` on the
+    /// way, the `exclude` globs compiled), and VS Code asks for code actions on every
+    /// cursor move; so while the client watches `.codexignore` for us the answer is
+    /// kept per URI until the rules can have changed: the `exclude` or
+    /// `allowOutsideWorkspace` setting, the workspace folders, or a `.codexignore`
+    /// reported by `workspace/didChangeWatchedFiles`. A client that reports nothing
+    /// gets a fresh resolution each time. Out of scope: a symlink on the path that
+    /// changes after the first resolution is not noticed until the next invalidation.
     pub fn target(&self, uri: &str) -> crate::assist::target::Target {
+        let watching = self.watching.load(Ordering::SeqCst);
+        let generation = {
+            let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            if watching && let Some(t) = cache.by_uri.get(uri) {
+                return t.clone();
+            }
+            cache.generation
+        };
+        let target = self.resolve_target(uri, watching);
+        if watching {
+            let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.generation == generation {
+                if cache.by_uri.len() >= MAX_CACHED_TARGETS {
+                    cache.by_uri.clear();
+                }
+                cache.by_uri.insert(uri.to_owned(), target.clone());
+            }
+        }
+        target
+    }
+
+    fn resolve_target(&self, uri: &str, cached_rules: bool) -> crate::assist::target::Target {
+        self.resolutions.fetch_add(1, Ordering::Relaxed);
         let parsed: Option<tower_lsp_server::ls_types::Uri> = uri.parse().ok();
         let file = parsed
             .as_ref()
             .filter(|u| u.scheme().as_str().eq_ignore_ascii_case("file"))
             .and_then(super::from_proto::uri_path);
+        let folders = self.folders();
         let s = self.settings_ref();
-        crate::assist::target::resolve(
+        crate::assist::target::resolve_with(
             file.as_deref(),
             uri,
-            &self.folders(),
+            &folders,
             &s.exclude,
             s.allow_outside_workspace,
+            cached_rules.then_some(&self.rules),
         )
+    }
+
+    /// Forgets every resolved target: the rules they were judged by may have changed.
+    pub fn invalidate_targets(&self, why: &str) {
+        let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        cache.generation += 1;
+        cache.by_uri.clear();
+        self.rules.clear();
+        tracing::debug!(why, "exclusion rules invalidated");
+    }
+
+    /// From now on the client reports `.codexignore` changes, so targets may be kept.
+    pub fn set_watching(&self) {
+        if !self.watching.swap(true, Ordering::SeqCst) {
+            // anything resolved before may predate a change nobody reported
+            self.invalidate_targets("now watching .codexignore");
+        }
+    }
+
+    /// How many targets were resolved (rather than answered from the cache).
+    #[cfg(test)]
+    pub fn target_resolutions(&self) -> u64 {
+        self.resolutions.load(Ordering::Relaxed)
     }
 }
 
@@ -249,4 +337,101 @@ fn host_of(base: &str) -> String {
         .rsplit_once('@')
         .map_or(authority, |(_, h)| h)
         .to_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn session(dir: &std::path::Path) -> Session {
+        Session::new(ServerEnv {
+            settings: Settings::from_env(|_| None),
+            chain_file: dir.join("chains.json"),
+            api_key: None,
+            idle_timeout: Duration::from_secs(60),
+        })
+    }
+
+    fn file_uri(p: &std::path::Path) -> String {
+        format!("file://{}", p.display())
+    }
+
+    /// Seven directories deep, like the measurement in issue 13.
+    fn workspace() -> (tempfile::TempDir, PathBuf, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let deep = ws.join("a/b/c/d/e/f/g");
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(ws.join(".codexignore"), "*.sql\n").unwrap();
+        std::fs::write(deep.join("lib.rs"), "fn f() {}\n").unwrap();
+        let uri = file_uri(&deep.join("lib.rs"));
+        (dir, ws, uri)
+    }
+
+    #[test]
+    fn a_watched_target_is_resolved_once_until_the_rules_change() {
+        let (dir, ws, uri) = workspace();
+        let s = session(dir.path());
+        s.set_folders(vec![ws.clone()]);
+        s.set_watching();
+        let first = s.target(&uri);
+        assert_eq!(first.refusal, None, "{first:?}");
+        assert_eq!(first.display, "a/b/c/d/e/f/g/lib.rs");
+        for _ in 0..100 {
+            assert_eq!(s.target(&uri), first);
+        }
+        assert_eq!(
+            s.target_resolutions(),
+            1,
+            "no filesystem work after the first"
+        );
+
+        // a .codexignore change, reported by the client
+        std::fs::write(ws.join("a/.codexignore"), "b/c/\n").unwrap();
+        s.invalidate_targets("test");
+        assert!(matches!(
+            s.target(&uri).refusal,
+            Some(crate::assist::target::Refusal::Excluded(_))
+        ));
+        assert_eq!(s.target_resolutions(), 2);
+        std::fs::remove_file(ws.join("a/.codexignore")).unwrap();
+        s.invalidate_targets("test");
+        assert_eq!(s.target(&uri).refusal, None);
+        s.target(&uri);
+        assert_eq!(s.target_resolutions(), 3);
+
+        // the exclude setting
+        let section = json!({"exclude": ["**/g/**"]});
+        s.update_settings(section.as_object().unwrap());
+        assert!(s.target(&uri).refusal.is_some());
+        assert_eq!(s.target_resolutions(), 4);
+        // an unrelated setting keeps the cache
+        let section = json!({"exclude": ["**/g/**"], "timeoutSecs": 30});
+        s.update_settings(section.as_object().unwrap());
+        assert!(s.target(&uri).refusal.is_some());
+        assert_eq!(s.target_resolutions(), 4);
+
+        // allowOutsideWorkspace and the workspace folders
+        let elsewhere = tempfile::tempdir().unwrap();
+        let out = file_uri(&elsewhere.path().join("x.rs"));
+        assert!(s.target(&out).refusal.is_some());
+        let section = json!({"exclude": ["**/g/**"], "allowOutsideWorkspace": true});
+        s.update_settings(section.as_object().unwrap());
+        assert_eq!(s.target(&out).refusal, None);
+        s.set_folders(vec![ws, elsewhere.path().to_path_buf()]);
+        assert_eq!(s.target(&out).display, "x.rs");
+    }
+
+    #[test]
+    fn without_a_watcher_every_target_is_resolved_afresh() {
+        let (dir, ws, uri) = workspace();
+        let s = session(dir.path());
+        s.set_folders(vec![ws.clone()]);
+        assert_eq!(s.target(&uri).refusal, None);
+        std::fs::write(ws.join(".codexignore"), "lib.rs\n").unwrap();
+        assert!(s.target(&uri).refusal.is_some());
+        assert_eq!(s.target_resolutions(), 2);
+    }
 }

@@ -186,7 +186,8 @@ pub fn vscode_capabilities() -> Value {
     json!({
         "window": {"workDoneProgress": true, "showMessage": {"messageActionItem": {"additionalPropertiesSupport": true}},
                    "showDocument": {"support": true}},
-        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false, "applyEdit": true},
+        "workspace": {"workspaceEdit": {"documentChanges": true}, "configuration": false, "applyEdit": true,
+                      "didChangeWatchedFiles": {"dynamicRegistration": true}},
         "textDocument": {"codeAction": {"codeActionLiteralSupport": {"codeActionKind": {"valueSet": ["quickfix", "refactor"]}}}},
         "general": {"positionEncodings": ["utf-16"]}
     })
@@ -665,6 +666,7 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
         }
         "workspace/configuration" => Ok(shared.script.lock().unwrap().configuration.clone()),
         "window/showDocument" => Ok(json!({"success": true})),
+        "client/registerCapability" => Ok(Value::Null),
         _ => Err(-32601),
     }
 }
