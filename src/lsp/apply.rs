@@ -8,9 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::request::{ApplyWorkspaceEdit, ShowDocument};
 use tower_lsp_server::ls_types::{
-    AnnotatedTextEdit, ApplyWorkspaceEditParams, ChangeAnnotation, DocumentChanges,
-    MessageActionItem, MessageType, OneOf, OptionalVersionedTextDocumentIdentifier,
-    ShowDocumentParams, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+    ApplyWorkspaceEditParams, MessageActionItem, MessageType, ShowDocumentParams, TextEdit, Uri,
 };
 
 use super::failure::Failure;
@@ -39,7 +37,6 @@ pub enum Applied {
 }
 
 const APPLY: &str = "Apply";
-const PROTECTED_ANNOTATION: &str = "codex-protected";
 
 /// Asks before editing a protected file; any answer but "Apply" (dismissed, an error
 /// reply, a client that cannot answer) means no. The question shows every changed
@@ -170,7 +167,6 @@ pub async fn apply(
         };
     let shift = |o: usize| (o + new_start).saturating_sub(sel_start);
     let enc = caps.encoding;
-    let annotate = ctx.sensitive.is_some() && caps.change_annotations;
     let text_edits: Vec<TextEdit> = edits
         .iter()
         .map(|e| {
@@ -184,50 +180,15 @@ pub async fn apply(
         .uri
         .parse()
         .map_err(|_| Failure::Internal(format!("cannot parse the URI {}", ctx.uri)))?;
-    let edit = if caps.document_changes {
-        let edits = text_edits
-            .into_iter()
-            .map(|e| {
-                if annotate {
-                    OneOf::Right(AnnotatedTextEdit {
-                        text_edit: e,
-                        annotation_id: PROTECTED_ANNOTATION.into(),
-                    })
-                } else {
-                    OneOf::Left(e)
-                }
-            })
-            .collect();
-        WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier {
-                    uri,
-                    version: Some(current.version),
-                },
-                edits,
-            }])),
-            change_annotations: annotate.then(|| {
-                HashMap::from([(
-                    PROTECTED_ANNOTATION.to_owned(),
-                    ChangeAnnotation {
-                        label: format!(
-                            "Codex edits a protected file ({})",
-                            ctx.sensitive.unwrap_or_default()
-                        ),
-                        needs_confirmation: Some(true),
-                        description: None,
-                    },
-                )])
-            }),
-            ..Default::default()
-        }
-    } else {
-        // the client cannot check a version: the mapping above did, just now
-        WorkspaceEdit {
-            changes: Some(HashMap::from([(uri, text_edits)])),
-            ..Default::default()
-        }
-    };
+    // annotated edits make the editor ask again, where it can
+    let protected = ctx.sensitive.filter(|_| caps.change_annotations);
+    let edit = to_proto::workspace_edit(
+        uri,
+        current.version,
+        text_edits,
+        caps.document_changes,
+        protected,
+    );
     let params = ApplyWorkspaceEditParams {
         label: Some(ctx.title.to_owned()),
         edit,

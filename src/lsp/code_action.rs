@@ -1,17 +1,17 @@
 //! `textDocument/codeAction`: answers at once, never touches the network. Every action
 //! carries a `codex.runAction` command with `{uri, range, action, version}`.
 
-use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse,
-    CodeActionTriggerKind, Command, Diagnostic, Range,
+    CodeActionOrCommand, CodeActionParams, CodeActionResponse, CodeActionTriggerKind, Diagnostic,
+    Range,
 };
 
-use super::commands::RUN_ACTION;
+use super::commands::RunActionArgs;
 use super::failure::request_failed;
 use super::from_proto;
 use super::session::Session;
+use super::to_proto;
 use crate::assist::actions::{self, ActionSpec};
 use crate::assist::selection;
 use crate::document::SyncStatus;
@@ -36,28 +36,20 @@ impl Builder<'_> {
         title: String,
         diagnostic: Option<&Diagnostic>,
     ) -> CodeActionOrCommand {
-        let mut args = json!({
-            "uri": self.uri, "range": self.range, "action": spec.id, "version": self.version,
-        });
+        let confirmed = self.consent_by_choice && spec.outcome == actions::Outcome::Edit;
+        let args = RunActionArgs {
+            uri: self.uri.to_owned(),
+            range: self.range,
+            action: spec.id.clone(),
+            version: Some(self.version),
+            diagnostic: diagnostic.and_then(|d| serde_json::to_value(d).ok()),
+            confirmed: confirmed.then_some(true),
+        };
         let mut title = title;
-        if let Some(d) = diagnostic {
-            args["diagnostic"] = serde_json::to_value(d).unwrap_or(Value::Null);
-        }
-        if self.consent_by_choice && spec.outcome == actions::Outcome::Edit {
-            args["confirmed"] = Value::Bool(true);
+        if confirmed {
             title.push_str(" (edits a protected file)");
         }
-        CodeActionOrCommand::CodeAction(CodeAction {
-            title: title.clone(),
-            kind: Some(CodeActionKind::from(spec.kind())),
-            diagnostics: diagnostic.map(|d| vec![d.clone()]),
-            command: Some(Command {
-                title,
-                command: RUN_ACTION.into(),
-                arguments: Some(vec![args]),
-            }),
-            ..Default::default()
-        })
+        to_proto::run_action(title, spec.kind(), diagnostic, &args)
     }
 }
 

@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 
 use super::commands::{self, AskArgs, ChainInfo, RangeArgs, RunActionArgs, UriArgs};
 use super::failure::Failure;
+use super::from_proto;
 use super::jobs::Ticket;
 use super::run_action::{self, Arrival, JobRequest};
 use super::session::Session;
@@ -45,7 +46,7 @@ pub async fn handle(
                     action: a.action,
                     version: a.version,
                     instruction: None,
-                    diagnostic: a.diagnostic,
+                    diagnostic: a.diagnostic.as_ref().and_then(from_proto::diagnostic),
                     confirmed: a.confirmed.unwrap_or(false),
                 }),
             )

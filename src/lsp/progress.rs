@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::ProgressToken;
 use tower_lsp_server::ls_types::notification::Progress;
+use tower_lsp_server::ls_types::{ProgressToken, WorkDoneProgress};
+
+use super::to_proto;
 
 /// At most one report per this interval: editors redraw on each.
 const REPORT_EVERY: Duration = Duration::from_millis(200);
@@ -87,7 +88,8 @@ impl Reporter {
                         Ok(Ok(()))
                     );
                 if created {
-                    me.send(json!({"kind": "begin", "title": title, "cancellable": true, "message": "asking the model…"})).await;
+                    me.send(to_proto::progress_begin(title, "asking the model…"))
+                        .await;
                 }
                 let _ = tx.send(Some(created));
             });
@@ -104,12 +106,10 @@ impl Reporter {
         self.token.as_ref().map(token_key)
     }
 
-    async fn send(&self, value: Value) {
+    async fn send(&self, value: WorkDoneProgress) {
         if let Some(token) = &self.token {
-            let params = json!({"token": token, "value": value});
-            if let Ok(p) = serde_json::from_value(params) {
-                self.client.send_notification::<Progress>(p).await;
-            }
+            let params = to_proto::progress(token.clone(), value);
+            self.client.send_notification::<Progress>(params).await;
         }
     }
 
@@ -124,9 +124,9 @@ impl Reporter {
         let me = self.clone();
         tokio::spawn(async move {
             if !me.ended.load(Ordering::SeqCst) {
-                me.send(
-                    json!({"kind": "report", "message": format!("receiving… {total} characters")}),
-                )
+                me.send(to_proto::progress_report(format!(
+                    "receiving… {total} characters"
+                )))
                 .await;
             }
         });
@@ -165,8 +165,7 @@ impl Reporter {
         let notes = std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()));
         for message in notes {
             if !self.ended.load(Ordering::SeqCst) {
-                self.send(json!({"kind": "report", "message": message}))
-                    .await;
+                self.send(to_proto::progress_report(message)).await;
             }
         }
     }
@@ -188,7 +187,7 @@ impl Reporter {
         let _order = self.sending.lock().await;
         self.send_notes().await;
         if !self.ended.swap(true, Ordering::SeqCst) {
-            self.send(json!({"kind": "end", "message": message})).await;
+            self.send(to_proto::progress_end(message)).await;
         }
     }
 }

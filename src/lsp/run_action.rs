@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::{MessageType, ProgressToken, Range};
+use tower_lsp_server::ls_types::{Diagnostic, MessageType, ProgressToken, Range};
 
 use super::apply::{self, Applied};
 use super::commands::{EditResult, ExplainResult};
@@ -48,7 +48,7 @@ pub struct JobRequest {
     pub action: String,
     pub version: Option<i32>,
     pub instruction: Option<String>,
-    pub diagnostic: Option<Value>,
+    pub diagnostic: Option<Diagnostic>,
     pub confirmed: bool,
 }
 
@@ -112,11 +112,7 @@ pub async fn run(
 /// comes with the request; a `codex:` comment's instruction is read from the document as
 /// it is now (the job reads it again from the version it works on).
 fn progress_title(session: &Session, req: &JobRequest, spec: &ActionSpec) -> String {
-    let diagnostic = req
-        .diagnostic
-        .as_ref()
-        .and_then(|d| d.get("message"))
-        .and_then(Value::as_str);
+    let diagnostic = req.diagnostic.as_ref().map(|d| d.message.as_str());
     let instruction = req.instruction.clone().or_else(|| {
         if spec.id != "instruct" {
             return None;
@@ -221,12 +217,7 @@ async fn job(
         .min(rope.len_chars());
     let document = rope.slice(from..to).to_string();
     let window_start = win_start_byte.saturating_sub(rope.char_to_byte(from));
-    let diagnostic = req
-        .diagnostic
-        .as_ref()
-        .and_then(|d| d.get("message"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let diagnostic = req.diagnostic.as_ref().map(|d| d.message.clone());
     let parts = PromptParts {
         path: &target.display,
         language_id: &snap.language_id,
