@@ -15,6 +15,7 @@ use super::failure::Failure;
 use super::jobs::or_cancel;
 use super::session::Session;
 use super::to_proto;
+use crate::assist::consent::Consent;
 use crate::assist::diff::CharEdit;
 use crate::assist::edit::{ConsentDiff, consent_diff};
 use crate::document::{MapError, MapOrSyncError, Snapshot};
@@ -26,6 +27,8 @@ pub struct EditContext<'a> {
     pub title: &'a str,
     pub display: &'a str,
     pub sensitive: Option<&'static str>,
+    /// How the user consents to an edit here (decided before the model was asked).
+    pub consent: Consent,
     pub cancel: &'a CancellationToken,
 }
 
@@ -128,9 +131,7 @@ pub async fn apply(
     edits: &[CharEdit],
 ) -> Result<Applied, Failure> {
     let caps = ctx.session.caps();
-    if let Some(reason) = ctx.sensitive
-        && caps.show_message_request
-    {
+    if let (Some(reason), Consent::Ask) = (ctx.sensitive, ctx.consent) {
         match consent(ctx, reason, edits.len(), &diff_of(snap, edits)).await? {
             Ok(true) => {}
             Ok(false) => {

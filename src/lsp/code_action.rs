@@ -13,7 +13,7 @@ use super::from_proto;
 use super::session::Session;
 use super::to_proto;
 use crate::assist::actions::{self, ActionSpec};
-use crate::assist::selection;
+use crate::assist::{consent, selection};
 use crate::document::SyncStatus;
 
 fn overlaps(a: &Range, b: &Range) -> bool {
@@ -25,8 +25,8 @@ struct Builder<'a> {
     uri: &'a str,
     range: Range,
     version: i32,
-    /// Set where an edit needs consent the client cannot give by a question.
-    consent_by_choice: bool,
+    protected: bool,
+    can_ask: bool,
 }
 
 impl Builder<'_> {
@@ -36,7 +36,8 @@ impl Builder<'_> {
         title: String,
         diagnostic: Option<&Diagnostic>,
     ) -> CodeActionOrCommand {
-        let confirmed = self.consent_by_choice && spec.outcome == actions::Outcome::Edit;
+        let is_edit = spec.outcome == actions::Outcome::Edit;
+        let confirmed = consent::offer_confirmed(is_edit, self.protected, self.can_ask);
         let args = RunActionArgs {
             uri: self.uri.to_owned(),
             range: self.range,
@@ -82,7 +83,8 @@ pub async fn code_actions(
         uri,
         range: params.range,
         version: snap.version,
-        consent_by_choice: target.sensitive.is_some() && !caps.show_message_request,
+        protected: target.sensitive.is_some(),
+        can_ask: caps.show_message_request,
     };
     let mut out = Vec::new();
     let fix = actions::lookup("fix", &[]);
