@@ -10,6 +10,7 @@ use tower_lsp_server::ls_types::notification::Progress;
 use tower_lsp_server::ls_types::{ProgressToken, WorkDoneProgress};
 
 use super::to_proto;
+use crate::sync;
 
 /// At most one report per this interval: editors redraw on each.
 const REPORT_EVERY: Duration = Duration::from_millis(200);
@@ -116,7 +117,7 @@ impl Reporter {
     /// Called for each streamed delta (synchronously, from the HTTP task).
     pub fn on_delta(&self, chars: usize) {
         let total = self.received.fetch_add(chars as u64, Ordering::Relaxed) + chars as u64;
-        let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = sync::lock(&self.last_report);
         if !self.has_begun() || last.elapsed() < REPORT_EVERY {
             return;
         }
@@ -147,10 +148,7 @@ impl Reporter {
         if self.token.is_none() {
             return;
         }
-        self.notes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(message);
+        sync::lock(&self.notes).push(message);
         let me = self.clone();
         tokio::spawn(async move {
             if me.wait_begun().await {
@@ -162,7 +160,7 @@ impl Reporter {
 
     /// Sends the notes not sent yet (call with `sending` held).
     async fn send_notes(&self) {
-        let notes = std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()));
+        let notes = std::mem::take(&mut *sync::lock(&self.notes));
         for message in notes {
             if !self.ended.load(Ordering::SeqCst) {
                 self.send(to_proto::progress_report(message)).await;

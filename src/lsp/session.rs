@@ -15,6 +15,7 @@ use crate::document::DocumentStore;
 use crate::openai::{ApiKey, ClientConfig, KeySource, OpenAiError, ResponsesClient};
 use crate::settings::{Settings, SettingsProblem};
 use crate::store::chains::{ChainStore, Head};
+use crate::sync;
 
 /// What the process was started with (the environment, read once in `main`).
 #[derive(Clone, Debug)]
@@ -78,7 +79,7 @@ pub struct Session {
 }
 
 fn read<T: Clone>(l: &RwLock<T>) -> T {
-    l.read().unwrap_or_else(|p| p.into_inner()).clone()
+    sync::read(l).clone()
 }
 
 impl Session {
@@ -104,7 +105,7 @@ impl Session {
     }
 
     pub fn set_caps(&self, caps: ClientCaps) {
-        *self.caps.write().unwrap_or_else(|p| p.into_inner()) = caps;
+        *sync::write(&self.caps) = caps;
     }
 
     pub fn settings(&self) -> Settings {
@@ -112,7 +113,7 @@ impl Session {
     }
 
     pub fn settings_ref(&self) -> RwLockReadGuard<'_, Settings> {
-        self.settings.read().unwrap_or_else(|p| p.into_inner())
+        sync::read(&self.settings)
     }
 
     /// Applies a settings section key by key; returns what was wrong.
@@ -120,7 +121,7 @@ impl Session {
         &self,
         section: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<SettingsProblem> {
-        let mut s = self.settings.write().unwrap_or_else(|p| p.into_inner());
+        let mut s = sync::write(&self.settings);
         let before = s.log_file.clone();
         let mut problems = s.apply_over(section, &self.env.settings);
         if s.log_file != before {
@@ -142,7 +143,7 @@ impl Session {
     }
 
     pub fn set_folders(&self, folders: Vec<PathBuf>) {
-        *self.folders.write().unwrap_or_else(|p| p.into_inner()) = folders;
+        *sync::write(&self.folders) = folders;
     }
 
     pub fn mark_initialized(&self) {
@@ -229,7 +230,7 @@ impl Session {
     pub fn responses_client(&self) -> Result<ResponsesClient, OpenAiError> {
         let s = self.settings();
         let key: ClientConfigKey = (s.base_url.clone(), s.timeout_secs, s.max_retries);
-        let mut slot = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = sync::lock(&self.http);
         if let Some((k, c)) = slot.as_ref()
             && *k == key
         {
