@@ -9,6 +9,7 @@ use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::request::{ApplyWorkspaceEdit, ShowDocument};
 use tower_lsp_server::ls_types::{
     ApplyWorkspaceEditParams, MessageActionItem, MessageType, ShowDocumentParams, TextEdit, Uri,
+    WorkspaceEdit,
 };
 
 use super::failure::Failure;
@@ -130,7 +131,6 @@ pub async fn apply(
     sel_end: usize,
     edits: &[CharEdit],
 ) -> Result<Applied, Failure> {
-    let caps = ctx.session.caps();
     if let (Some(reason), Consent::Ask) = (ctx.sensitive, ctx.consent) {
         match consent(ctx, reason, edits.len(), &diff_of(snap, edits)).await? {
             Ok(true) => {}
@@ -144,37 +144,14 @@ pub async fn apply(
         }
     }
     // the user may have typed while the model (or the question) was pending
-    let (current, new_start, _) =
-        match ctx
-            .session
-            .docs
-            .map_to_current(ctx.uri, snap.version, sel_start, sel_end)
-        {
-            Ok(m) => m,
-            Err(MapOrSyncError::Map(MapError::RangeEdited)) => {
-                return Err(Failure::DocumentChanged(
-                    "the selected code was edited while the model was working; nothing was changed"
-                        .into(),
-                ));
-            }
-            Err(MapOrSyncError::Map(e)) => {
-                return Err(Failure::DocumentChanged(format!(
-                    "{e}; nothing was changed"
-                )));
-            }
-            Err(MapOrSyncError::Sync(e)) => {
-                return Err(Failure::Refused(format!("{e}; nothing was changed")));
-            }
-        };
+    let (current, new_start) = rebase(ctx, snap, sel_start, sel_end)?;
+    let caps = ctx.session.caps();
     let shift = |o: usize| (o + new_start).saturating_sub(sel_start);
-    let enc = caps.encoding;
     let text_edits: Vec<TextEdit> = edits
         .iter()
         .map(|e| {
-            TextEdit::new(
-                to_proto::range(&current.text, shift(e.start), shift(e.end), enc),
-                e.text.clone(),
-            )
+            let r = to_proto::range(&current.text, shift(e.start), shift(e.end), caps.encoding);
+            TextEdit::new(r, e.text.clone())
         })
         .collect();
     let uri: Uri = ctx
@@ -183,13 +160,34 @@ pub async fn apply(
         .map_err(|_| Failure::Internal(format!("cannot parse the URI {}", ctx.uri)))?;
     // annotated edits make the editor ask again, where it can
     let protected = ctx.sensitive.filter(|_| caps.change_annotations);
-    let edit = to_proto::workspace_edit(
-        uri,
-        current.version,
-        text_edits,
-        caps.document_changes,
-        protected,
-    );
+    let versioned = caps.document_changes;
+    let edit = to_proto::workspace_edit(uri, current.version, text_edits, versioned, protected);
+    Ok(send(ctx, edit, current.version).await)
+}
+
+/// The document as it is now and where the selection starts in it; refused when the
+/// selection itself was edited since `snap`.
+fn rebase(
+    ctx: &EditContext<'_>,
+    snap: &Snapshot,
+    sel_start: usize,
+    sel_end: usize,
+) -> Result<(Snapshot, usize), Failure> {
+    let docs = &ctx.session.docs;
+    match docs.map_to_current(ctx.uri, snap.version, sel_start, sel_end) {
+        Ok((current, new_start, _)) => Ok((current, new_start)),
+        Err(MapOrSyncError::Map(MapError::RangeEdited)) => Err(Failure::DocumentChanged(
+            "the selected code was edited while the model was working; nothing was changed".into(),
+        )),
+        Err(MapOrSyncError::Map(e)) => Err(Failure::DocumentChanged(format!(
+            "{e}; nothing was changed"
+        ))),
+        Err(MapOrSyncError::Sync(e)) => Err(Failure::Refused(format!("{e}; nothing was changed"))),
+    }
+}
+
+/// Sends the edit, made against document `version`, and reads the editor's answer.
+async fn send(ctx: &EditContext<'_>, edit: WorkspaceEdit, version: i32) -> Applied {
     let params = ApplyWorkspaceEditParams {
         label: Some(ctx.title.to_owned()),
         edit,
@@ -197,10 +195,8 @@ pub async fn apply(
     // Not cancellable: once the edit is sent the editor may apply it, so its outcome,
     // not a late cancel, is the answer (and moves the chain).
     let reply = ctx.client.send_request::<ApplyWorkspaceEdit>(params).await;
-    Ok(match reply {
-        Ok(r) if r.applied => Applied::Yes {
-            version: current.version,
-        },
+    match reply {
+        Ok(r) if r.applied => Applied::Yes { version },
         Ok(r) => Applied::No(format!(
             "the editor did not apply the edit{}",
             r.failure_reason
@@ -208,7 +204,7 @@ pub async fn apply(
                 .unwrap_or_default()
         )),
         Err(e) => Applied::No(format!("the editor refused the edit ({})", e.message)),
-    })
+    }
 }
 
 /// Opens an explanation as a Markdown document (a file in the cache directory).
