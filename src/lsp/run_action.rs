@@ -159,12 +159,8 @@ async fn job(
     reporter: Reporter,
     ticket: Option<Ticket>,
 ) -> Outcome_ {
-    // a fault hook for the end-to-end test that proves a panicking job costs one
-    // error response, not the server (debug builds only; release builds have no hook).
     #[cfg(debug_assertions)]
-    if std::env::var_os("CODEX_LSP_TEST_PANIC_IN_JOB").is_some() && spec.id == "tests" {
-        panic!("injected fault with a secret-looking payload sk-proj-NOTAKEY");
-    }
+    fault_hook(&spec);
     let (target, consent) = admit(&session, &client, &req, &spec).await?;
     // one job per file at a time, in arrival order, so each snapshot sees the
     // previous job's edit
@@ -210,6 +206,15 @@ async fn job(
         cancel: &cancel,
     };
     apply_code(&ctx, &target.chain_key, &prep, &code, response_id, head).await
+}
+
+/// a fault hook for the end-to-end test that proves a panicking job costs one
+/// error response, not the server (debug builds only; release builds have no hook).
+#[cfg(debug_assertions)]
+fn fault_hook(spec: &ActionSpec) {
+    if std::env::var_os("CODEX_LSP_TEST_PANIC_IN_JOB").is_some() && spec.id == "tests" {
+        panic!("injected fault with a secret-looking payload sk-proj-NOTAKEY");
+    }
 }
 
 /// Refusals decided before anything is sent or waited for: an excluded file, no key, a
