@@ -15,6 +15,8 @@ use super::to_proto;
 use crate::assist::actions::{self, ActionSpec};
 use crate::assist::{consent, selection};
 use crate::document::SyncStatus;
+use crate::settings::UserAction;
+use ropey::Rope;
 
 fn overlaps(a: &Range, b: &Range) -> bool {
     let key = |p: &tower_lsp_server::ls_types::Position| (p.line, p.character);
@@ -86,43 +88,64 @@ pub async fn code_actions(
         protected: target.sensitive.is_some(),
         can_ask: caps.show_message_request,
     };
-    let mut out = Vec::new();
-    let fix = actions::lookup("fix", &[]);
-    for d in params
+    let mut out = fixes(&b, &params);
+    let (s, e) = from_proto::char_range(&snap.text, params.range, caps.encoding);
+    let automatic = params.context.trigger_kind == Some(CodeActionTriggerKind::AUTOMATIC);
+    out.extend(on_selection(
+        &b,
+        &snap.text,
+        (s, e),
+        automatic,
+        &settings.actions,
+    ));
+    Ok(Some(out))
+}
+
+/// A `fix` for each diagnostic the range touches.
+fn fixes(b: &Builder<'_>, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
+    let Some(spec) = actions::lookup("fix", &[]) else {
+        return Vec::new();
+    };
+    params
         .context
         .diagnostics
         .iter()
         .filter(|d| overlaps(&d.range, &params.range))
-    {
-        if let Some(spec) = &fix {
-            out.push(b.action(
-                spec,
-                actions::menu_title(spec, Some(&d.message), None),
+        .map(|d| {
+            b.action(
+                &spec,
+                actions::menu_title(&spec, Some(&d.message), None),
                 Some(d),
-            ));
-        }
-    }
-    let (s, e) = from_proto::char_range(&snap.text, params.range, caps.encoding);
+            )
+        })
+        .collect()
+}
+
+/// The selection actions (built in and the user's), and `instruct` where a `codex:`
+/// comment is near the selection `(s, e)`.
+fn on_selection(
+    b: &Builder<'_>,
+    text: &Rope,
+    (s, e): (usize, usize),
+    automatic: bool,
+    user_actions: &[UserAction],
+) -> Vec<CodeActionOrCommand> {
+    let mut out = Vec::new();
     // An empty selection offers the selection actions only when the user asked for the
     // menu; VS Code asks automatically on every cursor move.
-    let automatic = params.context.trigger_kind == Some(CodeActionTriggerKind::AUTOMATIC);
     if s < e || !automatic {
-        for id in actions::selection_action_ids(&settings.actions) {
-            if let Some(spec) = actions::lookup(&id, &settings.actions) {
+        for id in actions::selection_action_ids(user_actions) {
+            if let Some(spec) = actions::lookup(&id, user_actions) {
                 out.push(b.action(&spec, spec.title.clone(), None));
             }
         }
     }
-    let first = snap.text.char_to_line(s);
-    let last = snap.text.char_to_line(e);
-    if let Some((_, instruction)) = selection::codex_comment_near(&snap.text, first, last)
+    let (first, last) = (text.char_to_line(s), text.char_to_line(e));
+    if let Some((_, instruction)) = selection::codex_comment_near(text, first, last)
         && let Some(spec) = actions::lookup("instruct", &[])
     {
-        out.push(b.action(
-            &spec,
-            actions::menu_title(&spec, None, Some(&instruction)),
-            None,
-        ));
+        let title = actions::menu_title(&spec, None, Some(&instruction));
+        out.push(b.action(&spec, title, None));
     }
-    Ok(Some(out))
+    out
 }
