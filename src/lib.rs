@@ -10,3 +10,4 @@ pub mod lsp;
 pub mod openai;
 pub mod settings;
 pub mod store;
+pub mod sync;

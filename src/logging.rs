@@ -14,7 +14,7 @@ use tracing_subscriber::fmt::MakeWriter;
 static FILE: Mutex<Option<(String, File)>> = Mutex::new(None);
 
 fn lock() -> std::sync::MutexGuard<'static, Option<(String, File)>> {
-    FILE.lock().unwrap_or_else(|p| p.into_inner())
+    crate::sync::lock(&FILE)
 }
 
 /// Logs to `path` from now on (appending), or to no file for `None`. Opening the same

@@ -611,6 +611,15 @@ async fn e6_single_file_mode_uses_the_files_own_directory() {
         ..Options::default()
     })
     .await;
+    // regression: once the client watched `.codexignore` (only inside its workspace
+    // folders), targets were cached here too and a new `.codexignore` went unseen
+    c.wait_for("the .codexignore watcher registration", |i| {
+        i.requests
+            .iter()
+            .any(|(m, _)| m == "client/registerCapability")
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let dir = c.dir.path().join("loose/src");
     let uri = c.open_at(&dir.join("a.rs"), CODE, "rust", true).await;
     let r = run(&c, &uri, CODE, "fn main() {").await.unwrap();

@@ -99,7 +99,7 @@ type CachedRules = (Vec<String>, Arc<ExcludeRules>);
 impl RulesCache {
     /// The rules of `folder` with the `exclude` globs `user_globs`.
     pub fn get(&self, folder: &Path, user_globs: &[String]) -> Arc<ExcludeRules> {
-        let mut map = self.by_folder.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = crate::sync::lock(&self.by_folder);
         if let Some((globs, rules)) = map.get(folder)
             && globs == user_globs
         {
@@ -111,10 +111,7 @@ impl RulesCache {
     }
 
     pub fn clear(&self) {
-        self.by_folder
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        crate::sync::lock(&self.by_folder).clear();
     }
 }
 
@@ -231,20 +228,12 @@ impl ExcludeRules {
 impl ExcludeRules {
     /// `dir`'s parsed `.codexignore`, read on first use.
     fn ignore_file(&self, dir: &Path) -> Option<Arc<Gitignore>> {
-        let known = self
-            .ignore_files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(dir)
-            .cloned();
+        let known = crate::sync::lock(&self.ignore_files).get(dir).cloned();
         if let Some(known) = known {
             return known;
         }
         let parsed = read_ignore_file(dir).map(Arc::new);
-        self.ignore_files
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dir.to_path_buf(), parsed.clone());
+        crate::sync::lock(&self.ignore_files).insert(dir.to_path_buf(), parsed.clone());
         parsed
     }
 }

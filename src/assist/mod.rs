@@ -5,6 +5,7 @@ pub mod actions;
 pub mod answer;
 pub mod chain;
 pub mod confine;
+pub mod consent;
 pub mod diff;
 pub mod edit;
 pub mod exclude;

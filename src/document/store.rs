@@ -44,7 +44,7 @@ impl DocumentStore {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Document>> {
         // A panic while holding the lock cannot leave a half-applied edit behind (ropey
         // edits are applied whole), so a poisoned map is still the best we have.
-        self.docs.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.docs)
     }
 
     /// `didOpen`; a second open of the same URI replaces the text (and heals a

@@ -8,15 +8,15 @@ use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
 use tower_lsp_server::ls_types::request::{ApplyWorkspaceEdit, ShowDocument};
 use tower_lsp_server::ls_types::{
-    AnnotatedTextEdit, ApplyWorkspaceEditParams, ChangeAnnotation, DocumentChanges,
-    MessageActionItem, MessageType, OneOf, OptionalVersionedTextDocumentIdentifier,
-    ShowDocumentParams, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+    ApplyWorkspaceEditParams, MessageActionItem, MessageType, ShowDocumentParams, TextEdit, Uri,
+    WorkspaceEdit,
 };
 
 use super::failure::Failure;
 use super::jobs::or_cancel;
 use super::session::Session;
 use super::to_proto;
+use crate::assist::consent::Consent;
 use crate::assist::diff::CharEdit;
 use crate::assist::edit::{ConsentDiff, consent_diff};
 use crate::document::{MapError, MapOrSyncError, Snapshot};
@@ -28,6 +28,8 @@ pub struct EditContext<'a> {
     pub title: &'a str,
     pub display: &'a str,
     pub sensitive: Option<&'static str>,
+    /// How the user consents to an edit here (decided before the model was asked).
+    pub consent: Consent,
     pub cancel: &'a CancellationToken,
 }
 
@@ -39,7 +41,6 @@ pub enum Applied {
 }
 
 const APPLY: &str = "Apply";
-const PROTECTED_ANNOTATION: &str = "codex-protected";
 
 /// Asks before editing a protected file; any answer but "Apply" (dismissed, an error
 /// reply, a client that cannot answer) means no. The question shows every changed
@@ -130,10 +131,7 @@ pub async fn apply(
     sel_end: usize,
     edits: &[CharEdit],
 ) -> Result<Applied, Failure> {
-    let caps = ctx.session.caps();
-    if let Some(reason) = ctx.sensitive
-        && caps.show_message_request
-    {
+    if let (Some(reason), Consent::Ask) = (ctx.sensitive, ctx.consent) {
         match consent(ctx, reason, edits.len(), &diff_of(snap, edits)).await? {
             Ok(true) => {}
             Ok(false) => {
@@ -146,88 +144,50 @@ pub async fn apply(
         }
     }
     // the user may have typed while the model (or the question) was pending
-    let (current, new_start, _) =
-        match ctx
-            .session
-            .docs
-            .map_to_current(ctx.uri, snap.version, sel_start, sel_end)
-        {
-            Ok(m) => m,
-            Err(MapOrSyncError::Map(MapError::RangeEdited)) => {
-                return Err(Failure::DocumentChanged(
-                    "the selected code was edited while the model was working; nothing was changed"
-                        .into(),
-                ));
-            }
-            Err(MapOrSyncError::Map(e)) => {
-                return Err(Failure::DocumentChanged(format!(
-                    "{e}; nothing was changed"
-                )));
-            }
-            Err(MapOrSyncError::Sync(e)) => {
-                return Err(Failure::Refused(format!("{e}; nothing was changed")));
-            }
-        };
+    let (current, new_start) = rebase(ctx, snap, sel_start, sel_end)?;
+    let caps = ctx.session.caps();
     let shift = |o: usize| (o + new_start).saturating_sub(sel_start);
-    let enc = caps.encoding;
-    let annotate = ctx.sensitive.is_some() && caps.change_annotations;
     let text_edits: Vec<TextEdit> = edits
         .iter()
         .map(|e| {
-            TextEdit::new(
-                to_proto::range(&current.text, shift(e.start), shift(e.end), enc),
-                e.text.clone(),
-            )
+            let r = to_proto::range(&current.text, shift(e.start), shift(e.end), caps.encoding);
+            TextEdit::new(r, e.text.clone())
         })
         .collect();
     let uri: Uri = ctx
         .uri
         .parse()
         .map_err(|_| Failure::Internal(format!("cannot parse the URI {}", ctx.uri)))?;
-    let edit = if caps.document_changes {
-        let edits = text_edits
-            .into_iter()
-            .map(|e| {
-                if annotate {
-                    OneOf::Right(AnnotatedTextEdit {
-                        text_edit: e,
-                        annotation_id: PROTECTED_ANNOTATION.into(),
-                    })
-                } else {
-                    OneOf::Left(e)
-                }
-            })
-            .collect();
-        WorkspaceEdit {
-            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-                text_document: OptionalVersionedTextDocumentIdentifier {
-                    uri,
-                    version: Some(current.version),
-                },
-                edits,
-            }])),
-            change_annotations: annotate.then(|| {
-                HashMap::from([(
-                    PROTECTED_ANNOTATION.to_owned(),
-                    ChangeAnnotation {
-                        label: format!(
-                            "Codex edits a protected file ({})",
-                            ctx.sensitive.unwrap_or_default()
-                        ),
-                        needs_confirmation: Some(true),
-                        description: None,
-                    },
-                )])
-            }),
-            ..Default::default()
-        }
-    } else {
-        // the client cannot check a version: the mapping above did, just now
-        WorkspaceEdit {
-            changes: Some(HashMap::from([(uri, text_edits)])),
-            ..Default::default()
-        }
-    };
+    // annotated edits make the editor ask again, where it can
+    let protected = ctx.sensitive.filter(|_| caps.change_annotations);
+    let versioned = caps.document_changes;
+    let edit = to_proto::workspace_edit(uri, current.version, text_edits, versioned, protected);
+    Ok(send(ctx, edit, current.version).await)
+}
+
+/// The document as it is now and where the selection starts in it; refused when the
+/// selection itself was edited since `snap`.
+fn rebase(
+    ctx: &EditContext<'_>,
+    snap: &Snapshot,
+    sel_start: usize,
+    sel_end: usize,
+) -> Result<(Snapshot, usize), Failure> {
+    let docs = &ctx.session.docs;
+    match docs.map_to_current(ctx.uri, snap.version, sel_start, sel_end) {
+        Ok((current, new_start, _)) => Ok((current, new_start)),
+        Err(MapOrSyncError::Map(MapError::RangeEdited)) => Err(Failure::DocumentChanged(
+            "the selected code was edited while the model was working; nothing was changed".into(),
+        )),
+        Err(MapOrSyncError::Map(e)) => Err(Failure::DocumentChanged(format!(
+            "{e}; nothing was changed"
+        ))),
+        Err(MapOrSyncError::Sync(e)) => Err(Failure::Refused(format!("{e}; nothing was changed"))),
+    }
+}
+
+/// Sends the edit, made against document `version`, and reads the editor's answer.
+async fn send(ctx: &EditContext<'_>, edit: WorkspaceEdit, version: i32) -> Applied {
     let params = ApplyWorkspaceEditParams {
         label: Some(ctx.title.to_owned()),
         edit,
@@ -235,10 +195,8 @@ pub async fn apply(
     // Not cancellable: once the edit is sent the editor may apply it, so its outcome,
     // not a late cancel, is the answer (and moves the chain).
     let reply = ctx.client.send_request::<ApplyWorkspaceEdit>(params).await;
-    Ok(match reply {
-        Ok(r) if r.applied => Applied::Yes {
-            version: current.version,
-        },
+    match reply {
+        Ok(r) if r.applied => Applied::Yes { version },
         Ok(r) => Applied::No(format!(
             "the editor did not apply the edit{}",
             r.failure_reason
@@ -246,7 +204,7 @@ pub async fn apply(
                 .unwrap_or_default()
         )),
         Err(e) => Applied::No(format!("the editor refused the edit ({})", e.message)),
-    })
+    }
 }
 
 /// Opens an explanation as a Markdown document (a file in the cache directory).

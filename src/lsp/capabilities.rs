@@ -1,7 +1,6 @@
 //! Client capabilities resolved once into booleans (handlers never dig through
 //! `ClientCapabilities`), and the capabilities this server advertises.
 
-use serde_json::Value;
 use tower_lsp_server::ls_types::{
     ClientCapabilities, CodeActionKind, CodeActionOptions, CodeActionProviderCapability,
     ExecuteCommandOptions, PositionEncodingKind, ServerCapabilities, TextDocumentSyncCapability,
@@ -30,27 +29,30 @@ pub struct ClientCaps {
 }
 
 impl ClientCaps {
+    /// Reads the fields through their types, so a misspelt capability does not compile.
     pub fn resolve(caps: &ClientCapabilities) -> Self {
-        let v = serde_json::to_value(caps).unwrap_or(Value::Null);
-        let flag = |p: &str| v.pointer(p).and_then(Value::as_bool).unwrap_or(false);
-        let offered: Vec<&str> = v
-            .pointer("/general/positionEncodings")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
+        let window = caps.window.as_ref();
+        let workspace = caps.workspace.as_ref();
+        let edit = workspace.and_then(|w| w.workspace_edit.as_ref());
+        let offered = caps
+            .general
+            .as_ref()
+            .and_then(|g| g.position_encodings.as_deref())
             .unwrap_or_default();
         Self {
-            encoding: PositionEncoding::negotiate(offered),
-            work_done_progress: flag("/window/workDoneProgress"),
-            document_changes: flag("/workspace/workspaceEdit/documentChanges"),
-            show_message_request: v
-                .pointer("/window/showMessage")
-                .is_some_and(Value::is_object),
-            show_document: flag("/window/showDocument/support"),
-            configuration: flag("/workspace/configuration"),
-            change_annotations: v
-                .pointer("/workspace/workspaceEdit/changeAnnotationSupport")
-                .is_some_and(Value::is_object),
-            watched_files_dynamic: flag("/workspace/didChangeWatchedFiles/dynamicRegistration"),
+            encoding: PositionEncoding::negotiate(offered.iter().map(|e| e.as_str())),
+            work_done_progress: window.and_then(|w| w.work_done_progress) == Some(true),
+            document_changes: edit.and_then(|e| e.document_changes) == Some(true),
+            show_message_request: window.is_some_and(|w| w.show_message.is_some()),
+            show_document: window
+                .and_then(|w| w.show_document.as_ref())
+                .is_some_and(|d| d.support),
+            configuration: workspace.and_then(|w| w.configuration) == Some(true),
+            change_annotations: edit.is_some_and(|e| e.change_annotation_support.is_some()),
+            watched_files_dynamic: workspace
+                .and_then(|w| w.did_change_watched_files.as_ref())
+                .and_then(|d| d.dynamic_registration)
+                == Some(true),
         }
     }
 }
@@ -87,7 +89,7 @@ pub fn server_capabilities(enc: PositionEncoding) -> ServerCapabilities {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn caps(v: Value) -> ClientCaps {
         ClientCaps::resolve(&serde_json::from_value(v).unwrap())
@@ -116,6 +118,54 @@ mod tests {
         assert_eq!(c.encoding, PositionEncoding::Utf8);
         assert!(!c.show_message_request && !c.work_done_progress && !c.change_annotations);
         assert!(!c.watched_files_dynamic);
+    }
+
+    #[test]
+    fn each_flag_is_read_from_its_own_field() {
+        let cases = [
+            (
+                json!({"window": {"workDoneProgress": true}}),
+                "work_done_progress",
+            ),
+            (
+                json!({"workspace": {"workspaceEdit": {"documentChanges": true}}}),
+                "document_changes",
+            ),
+            (
+                json!({"window": {"showMessage": {}}}),
+                "show_message_request",
+            ),
+            (
+                json!({"window": {"showDocument": {"support": true}}}),
+                "show_document",
+            ),
+            (
+                json!({"workspace": {"configuration": true}}),
+                "configuration",
+            ),
+            (
+                json!({"workspace": {"workspaceEdit": {"changeAnnotationSupport": {}}}}),
+                "change_annotations",
+            ),
+        ];
+        for (v, name) in cases {
+            let c = caps(v);
+            let set = [
+                ("work_done_progress", c.work_done_progress),
+                ("document_changes", c.document_changes),
+                ("show_message_request", c.show_message_request),
+                ("show_document", c.show_document),
+                ("configuration", c.configuration),
+                ("change_annotations", c.change_annotations),
+            ];
+            for (flag, on) in set {
+                assert_eq!(on, flag == name, "{name} set {flag}");
+            }
+        }
+        let c = caps(
+            json!({"window": {"showDocument": {"support": false}, "workDoneProgress": false}}),
+        );
+        assert!(!c.show_document && !c.work_done_progress);
     }
 
     #[test]

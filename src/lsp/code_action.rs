@@ -1,20 +1,22 @@
 //! `textDocument/codeAction`: answers at once, never touches the network. Every action
 //! carries a `codex.runAction` command with `{uri, range, action, version}`.
 
-use serde_json::{Value, json};
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse,
-    CodeActionTriggerKind, Command, Diagnostic, Range,
+    CodeActionOrCommand, CodeActionParams, CodeActionResponse, CodeActionTriggerKind, Diagnostic,
+    Range,
 };
 
-use super::commands::RUN_ACTION;
+use super::commands::RunActionArgs;
 use super::failure::request_failed;
 use super::from_proto;
 use super::session::Session;
+use super::to_proto;
 use crate::assist::actions::{self, ActionSpec};
-use crate::assist::selection;
+use crate::assist::{consent, selection};
 use crate::document::SyncStatus;
+use crate::settings::UserAction;
+use ropey::Rope;
 
 fn overlaps(a: &Range, b: &Range) -> bool {
     let key = |p: &tower_lsp_server::ls_types::Position| (p.line, p.character);
@@ -25,8 +27,8 @@ struct Builder<'a> {
     uri: &'a str,
     range: Range,
     version: i32,
-    /// Set where an edit needs consent the client cannot give by a question.
-    consent_by_choice: bool,
+    protected: bool,
+    can_ask: bool,
 }
 
 impl Builder<'_> {
@@ -36,28 +38,21 @@ impl Builder<'_> {
         title: String,
         diagnostic: Option<&Diagnostic>,
     ) -> CodeActionOrCommand {
-        let mut args = json!({
-            "uri": self.uri, "range": self.range, "action": spec.id, "version": self.version,
-        });
+        let is_edit = spec.outcome == actions::Outcome::Edit;
+        let confirmed = consent::offer_confirmed(is_edit, self.protected, self.can_ask);
+        let args = RunActionArgs {
+            uri: self.uri.to_owned(),
+            range: self.range,
+            action: spec.id.clone(),
+            version: Some(self.version),
+            diagnostic: diagnostic.and_then(|d| serde_json::to_value(d).ok()),
+            confirmed: confirmed.then_some(true),
+        };
         let mut title = title;
-        if let Some(d) = diagnostic {
-            args["diagnostic"] = serde_json::to_value(d).unwrap_or(Value::Null);
-        }
-        if self.consent_by_choice && spec.outcome == actions::Outcome::Edit {
-            args["confirmed"] = Value::Bool(true);
+        if confirmed {
             title.push_str(" (edits a protected file)");
         }
-        CodeActionOrCommand::CodeAction(CodeAction {
-            title: title.clone(),
-            kind: Some(CodeActionKind::from(spec.kind())),
-            diagnostics: diagnostic.map(|d| vec![d.clone()]),
-            command: Some(Command {
-                title,
-                command: RUN_ACTION.into(),
-                arguments: Some(vec![args]),
-            }),
-            ..Default::default()
-        })
+        to_proto::run_action(title, spec.kind(), diagnostic, &args)
     }
 }
 
@@ -90,45 +85,67 @@ pub async fn code_actions(
         uri,
         range: params.range,
         version: snap.version,
-        consent_by_choice: target.sensitive.is_some() && !caps.show_message_request,
+        protected: target.sensitive.is_some(),
+        can_ask: caps.show_message_request,
     };
-    let mut out = Vec::new();
-    let fix = actions::lookup("fix", &[]);
-    for d in params
+    let mut out = fixes(&b, &params);
+    let (s, e) = from_proto::char_range(&snap.text, params.range, caps.encoding);
+    let automatic = params.context.trigger_kind == Some(CodeActionTriggerKind::AUTOMATIC);
+    out.extend(on_selection(
+        &b,
+        &snap.text,
+        (s, e),
+        automatic,
+        &settings.actions,
+    ));
+    Ok(Some(out))
+}
+
+/// A `fix` for each diagnostic the range touches.
+fn fixes(b: &Builder<'_>, params: &CodeActionParams) -> Vec<CodeActionOrCommand> {
+    let Some(spec) = actions::lookup("fix", &[]) else {
+        return Vec::new();
+    };
+    params
         .context
         .diagnostics
         .iter()
         .filter(|d| overlaps(&d.range, &params.range))
-    {
-        if let Some(spec) = &fix {
-            out.push(b.action(
-                spec,
-                actions::menu_title(spec, Some(&d.message), None),
+        .map(|d| {
+            b.action(
+                &spec,
+                actions::menu_title(&spec, Some(&d.message), None),
                 Some(d),
-            ));
-        }
-    }
-    let (s, e) = from_proto::char_range(&snap.text, params.range, caps.encoding);
+            )
+        })
+        .collect()
+}
+
+/// The selection actions (built in and the user's), and `instruct` where a `codex:`
+/// comment is near the selection `(s, e)`.
+fn on_selection(
+    b: &Builder<'_>,
+    text: &Rope,
+    (s, e): (usize, usize),
+    automatic: bool,
+    user_actions: &[UserAction],
+) -> Vec<CodeActionOrCommand> {
+    let mut out = Vec::new();
     // An empty selection offers the selection actions only when the user asked for the
     // menu; VS Code asks automatically on every cursor move.
-    let automatic = params.context.trigger_kind == Some(CodeActionTriggerKind::AUTOMATIC);
     if s < e || !automatic {
-        for id in actions::selection_action_ids(&settings.actions) {
-            if let Some(spec) = actions::lookup(&id, &settings.actions) {
+        for id in actions::selection_action_ids(user_actions) {
+            if let Some(spec) = actions::lookup(&id, user_actions) {
                 out.push(b.action(&spec, spec.title.clone(), None));
             }
         }
     }
-    let first = snap.text.char_to_line(s);
-    let last = snap.text.char_to_line(e);
-    if let Some((_, instruction)) = selection::codex_comment_near(&snap.text, first, last)
+    let (first, last) = (text.char_to_line(s), text.char_to_line(e));
+    if let Some((_, instruction)) = selection::codex_comment_near(text, first, last)
         && let Some(spec) = actions::lookup("instruct", &[])
     {
-        out.push(b.action(
-            &spec,
-            actions::menu_title(&spec, None, Some(&instruction)),
-            None,
-        ));
+        let title = actions::menu_title(&spec, None, Some(&instruction));
+        out.push(b.action(&spec, title, None));
     }
-    Ok(Some(out))
+    out
 }

@@ -11,6 +11,7 @@ use tower_lsp_server::ls_types::ExecuteCommandParams;
 
 use super::commands::{self, AskArgs, ChainInfo, RangeArgs, RunActionArgs, UriArgs};
 use super::failure::Failure;
+use super::from_proto;
 use super::jobs::Ticket;
 use super::run_action::{self, Arrival, JobRequest};
 use super::session::Session;
@@ -34,88 +35,13 @@ pub async fn handle(
     let arg = params.arguments.into_iter().next().unwrap_or(Value::Null);
     let token = params.work_done_progress_params.work_done_token;
     let command = params.command.as_str();
-    // the three model-backed commands differ only in how their argument becomes a job
-    let job: Option<std::result::Result<JobRequest, Failure>> = match command {
-        commands::RUN_ACTION => {
-            Some(
-                parse::<RunActionArgs>(command, arg.clone()).map(|a| JobRequest {
-                    arrival,
-                    uri: a.uri,
-                    range: a.range,
-                    action: a.action,
-                    version: a.version,
-                    instruction: None,
-                    diagnostic: a.diagnostic,
-                    confirmed: a.confirmed.unwrap_or(false),
-                }),
-            )
+    let outcome = match job_request(command, &arg, arrival) {
+        Some(Ok(job)) => {
+            let (s, c) = (session.clone(), client.clone());
+            run_action::run(s, c, request_id, job, token, ticket).await
         }
-        commands::ASK => Some(parse::<AskArgs>(command, arg.clone()).and_then(|a| {
-            if a.instruction.trim().is_empty() {
-                return Err(Failure::BadArgs(
-                    "codex.ask needs a non-empty instruction".into(),
-                ));
-            }
-            Ok(JobRequest {
-                arrival,
-                uri: a.uri,
-                range: a.range,
-                action: "ask".into(),
-                version: a.version,
-                instruction: Some(a.instruction),
-                diagnostic: None,
-                confirmed: a.confirmed.unwrap_or(false),
-            })
-        })),
-        commands::EXPLAIN => Some(
-            parse::<RangeArgs>(command, arg.clone()).map(|a| JobRequest {
-                arrival,
-                uri: a.uri,
-                range: a.range,
-                action: "explain".into(),
-                version: a.version,
-                instruction: None,
-                diagnostic: None,
-                confirmed: false,
-            }),
-        ),
-        _ => None,
-    };
-    let outcome = match (job, command) {
-        (Some(Ok(job)), _) => {
-            run_action::run(
-                session.clone(),
-                client.clone(),
-                request_id,
-                job,
-                token,
-                ticket,
-            )
-            .await
-        }
-        (Some(Err(e)), _) => Err(e),
-        (None, commands::RESET_CHAIN) => match parse::<UriArgs>(command, arg) {
-            Ok(a) => {
-                let key = session.target(&a.uri).chain_key;
-                session.reset_chain(&key);
-                Ok(Value::Null)
-            }
-            Err(e) => Err(e),
-        },
-        (None, commands::CHAIN_INFO) => parse::<UriArgs>(command, arg).and_then(|a| {
-            let key = session.target(&a.uri).chain_key;
-            match session.chains.get(&key) {
-                Some(e) => to_value(&ChainInfo {
-                    response_id: e.response_id,
-                    turns: e.turns,
-                }),
-                None => Ok(Value::Null),
-            }
-        }),
-        (None, other) => Err(Failure::BadArgs(format!(
-            "unknown command `{other}` (codex-lsp handles {})",
-            commands::ALL_COMMANDS.join(", ")
-        ))),
+        Some(Err(e)) => Err(e),
+        None => chain_command(&session, command, arg),
     };
     match outcome {
         Ok(v) => Ok(v),
@@ -126,5 +52,75 @@ pub async fn handle(
             }
             Err(f.to_jsonrpc())
         }
+    }
+}
+
+/// The job a model-backed command asks for (the three differ only in how their
+/// argument becomes one); `None` for any other command.
+fn job_request(
+    command: &str,
+    arg: &Value,
+    arrival: Option<Arrival>,
+) -> Option<std::result::Result<JobRequest, Failure>> {
+    let job = |action: String, uri, range, version| JobRequest {
+        arrival,
+        uri,
+        range,
+        action,
+        version,
+        instruction: None,
+        diagnostic: None,
+        confirmed: false,
+    };
+    Some(match command {
+        commands::RUN_ACTION => parse::<RunActionArgs>(command, arg.clone()).map(|a| JobRequest {
+            diagnostic: a.diagnostic.as_ref().and_then(from_proto::diagnostic),
+            confirmed: a.confirmed.unwrap_or(false),
+            ..job(a.action, a.uri, a.range, a.version)
+        }),
+        commands::ASK => parse::<AskArgs>(command, arg.clone()).and_then(|a| {
+            if a.instruction.trim().is_empty() {
+                return Err(Failure::BadArgs(
+                    "codex.ask needs a non-empty instruction".into(),
+                ));
+            }
+            Ok(JobRequest {
+                instruction: Some(a.instruction),
+                confirmed: a.confirmed.unwrap_or(false),
+                ..job("ask".into(), a.uri, a.range, a.version)
+            })
+        }),
+        commands::EXPLAIN => parse::<RangeArgs>(command, arg.clone())
+            .map(|a| job("explain".into(), a.uri, a.range, a.version)),
+        _ => return None,
+    })
+}
+
+/// The commands that answer from the chain store, and unknown commands.
+fn chain_command(
+    session: &Session,
+    command: &str,
+    arg: Value,
+) -> std::result::Result<Value, Failure> {
+    match command {
+        commands::RESET_CHAIN => parse::<UriArgs>(command, arg).map(|a| {
+            let key = session.target(&a.uri).chain_key;
+            session.reset_chain(&key);
+            Value::Null
+        }),
+        commands::CHAIN_INFO => parse::<UriArgs>(command, arg).and_then(|a| {
+            let key = session.target(&a.uri).chain_key;
+            match session.chains.get(&key) {
+                Some(e) => to_value(&ChainInfo {
+                    response_id: e.response_id,
+                    turns: e.turns,
+                }),
+                None => Ok(Value::Null),
+            }
+        }),
+        other => Err(Failure::BadArgs(format!(
+            "unknown command `{other}` (codex-lsp handles {})",
+            commands::ALL_COMMANDS.join(", ")
+        ))),
     }
 }

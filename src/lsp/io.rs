@@ -191,68 +191,90 @@ impl<R> FrameGuard<R> {
         loop {
             let (head, len) = match self.pending {
                 Some(p) => p,
-                None => {
-                    let Some(end) = self.raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-                        if self.raw.len() > MAX_HEADER {
-                            tracing::warn!(
-                                "dropping {} bytes that hold no message header",
-                                self.raw.len()
-                            );
-                            self.resync(1);
-                        }
-                        return;
-                    };
-                    match content_length(&self.raw[..end]) {
-                        Ok(len) if len <= MAX_MESSAGE => {
-                            self.pending = Some((end + 4, len));
-                            (end + 4, len)
-                        }
-                        Ok(len) => {
-                            tracing::error!(
-                                "refusing a {len}-byte message (limit {MAX_MESSAGE}); skipping to the next header"
-                            );
-                            self.resync(1);
-                            continue;
-                        }
-                        Err(e) => {
-                            // the header may end in a good one after garbage: look from 1
-                            tracing::error!(
-                                "bad message header ({e}); skipping to the next header"
-                            );
-                            self.resync(1);
-                            continue;
-                        }
+                None => match self.header() {
+                    Header::Incomplete => return,
+                    Header::Skipped => continue,
+                    Header::Frame(head, len) => {
+                        self.pending = Some((head, len));
+                        (head, len)
                     }
-                }
+                },
             };
             if self.raw.len() < head + len {
                 return;
             }
             self.pending = None;
-            let body = &self.raw[head..head + len];
-            match check::check(body) {
-                Verdict::Pass(body) => push_frame(&mut self.out, &body),
-                Verdict::Answer(id, error) => {
-                    // never the body itself: it may hold anything, a key included
-                    let why = error.data.as_ref().and_then(Value::as_str);
-                    tracing::warn!(
-                        code = error.code.code(),
-                        "answering a {len}-byte message that is not valid JSON-RPC: {}",
-                        why.unwrap_or_default()
-                    );
-                    let carrier = serde_json::json!({
-                        "jsonrpc": "2.0",
-                        "id": id,
-                        "method": &*self.marker,
-                        "params": error,
-                    });
-                    match serde_json::to_vec(&carrier) {
-                        Ok(b) => push_frame(&mut self.out, &b),
-                        Err(e) => tracing::error!("cannot answer a bad message: {e}"),
-                    }
-                }
-            }
+            let verdict = check::check(&self.raw[head..head + len]);
+            pass_on(&mut self.out, &self.marker, verdict, len);
             self.raw.drain(..head + len);
+        }
+    }
+
+    /// Reads the header at the start of `raw`; a bad one, or one announcing a message
+    /// over the limit, is skipped up to the next header.
+    fn header(&mut self) -> Header {
+        let Some(end) = self.raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            if self.raw.len() > MAX_HEADER {
+                tracing::warn!(
+                    "dropping {} bytes that hold no message header",
+                    self.raw.len()
+                );
+                self.resync(1);
+            }
+            return Header::Incomplete;
+        };
+        match content_length(&self.raw[..end]) {
+            Ok(len) if len <= MAX_MESSAGE => Header::Frame(end + 4, len),
+            Ok(len) => {
+                tracing::error!(
+                    "refusing a {len}-byte message (limit {MAX_MESSAGE}); skipping to the next header"
+                );
+                self.resync(1);
+                Header::Skipped
+            }
+            Err(e) => {
+                // the header may end in a good one after garbage: look from 1
+                tracing::error!("bad message header ({e}); skipping to the next header");
+                self.resync(1);
+                Header::Skipped
+            }
+        }
+    }
+}
+
+/// What the start of the buffer holds.
+enum Header {
+    /// Not a whole header yet.
+    Incomplete,
+    /// A bad header was skipped: look again.
+    Skipped,
+    /// A frame whose body starts at `.0` and is `.1` bytes long.
+    Frame(usize, usize),
+}
+
+/// Passes a valid frame on as it is, and an invalid one (`len` bytes) as a request for
+/// its error answer.
+fn pass_on(out: &mut Vec<u8>, marker: &str, verdict: Verdict<'_>, len: usize) {
+    match verdict {
+        Verdict::Pass(body) => push_frame(out, &body),
+        Verdict::Answer(id, error) => {
+            // never the body itself: it may hold anything, a key included
+            let why = error.data.as_ref().and_then(Value::as_str);
+            tracing::warn!(
+                code = error.code.code(),
+                "answering a {len}-byte message that is not valid JSON-RPC: {}",
+                why.unwrap_or_default()
+            );
+            let carrier = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": id,
+                "method": marker,
+                "params": error,
+            });
+            match serde_json::to_vec(&carrier) {
+                Ok(b) => push_frame(out, &b),
+                Err(e) => tracing::error!("cannot answer a bad message: {e}"),
+            }
         }
     }
 }

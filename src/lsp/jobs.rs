@@ -5,12 +5,14 @@
 //! different files run side by side, up to a global cap.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use std::collections::BTreeSet;
 
 use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedMutexGuard, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+use crate::sync::lock;
 
 /// At most this many model calls in flight at once (G10: bounded load).
 const MAX_MODEL_CALLS: usize = 16;
@@ -114,10 +116,6 @@ pub async fn or_cancel<T>(
 /// The job was cancelled (`$/cancelRequest`, the progress's cancel button, shutdown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cancelled;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Removes the job's registrations when the job ends, however it ends.
 pub struct JobGuard<'a> {

@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::ProgressToken;
 use tower_lsp_server::ls_types::notification::Progress;
+use tower_lsp_server::ls_types::{ProgressToken, WorkDoneProgress};
+
+use super::to_proto;
+use crate::sync;
 
 /// At most one report per this interval: editors redraw on each.
 const REPORT_EVERY: Duration = Duration::from_millis(200);
@@ -87,7 +89,8 @@ impl Reporter {
                         Ok(Ok(()))
                     );
                 if created {
-                    me.send(json!({"kind": "begin", "title": title, "cancellable": true, "message": "asking the model…"})).await;
+                    me.send(to_proto::progress_begin(title, "asking the model…"))
+                        .await;
                 }
                 let _ = tx.send(Some(created));
             });
@@ -104,19 +107,17 @@ impl Reporter {
         self.token.as_ref().map(token_key)
     }
 
-    async fn send(&self, value: Value) {
+    async fn send(&self, value: WorkDoneProgress) {
         if let Some(token) = &self.token {
-            let params = json!({"token": token, "value": value});
-            if let Ok(p) = serde_json::from_value(params) {
-                self.client.send_notification::<Progress>(p).await;
-            }
+            let params = to_proto::progress(token.clone(), value);
+            self.client.send_notification::<Progress>(params).await;
         }
     }
 
     /// Called for each streamed delta (synchronously, from the HTTP task).
     pub fn on_delta(&self, chars: usize) {
         let total = self.received.fetch_add(chars as u64, Ordering::Relaxed) + chars as u64;
-        let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = sync::lock(&self.last_report);
         if !self.has_begun() || last.elapsed() < REPORT_EVERY {
             return;
         }
@@ -124,9 +125,9 @@ impl Reporter {
         let me = self.clone();
         tokio::spawn(async move {
             if !me.ended.load(Ordering::SeqCst) {
-                me.send(
-                    json!({"kind": "report", "message": format!("receiving… {total} characters")}),
-                )
+                me.send(to_proto::progress_report(format!(
+                    "receiving… {total} characters"
+                )))
                 .await;
             }
         });
@@ -147,10 +148,7 @@ impl Reporter {
         if self.token.is_none() {
             return;
         }
-        self.notes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(message);
+        sync::lock(&self.notes).push(message);
         let me = self.clone();
         tokio::spawn(async move {
             if me.wait_begun().await {
@@ -162,11 +160,10 @@ impl Reporter {
 
     /// Sends the notes not sent yet (call with `sending` held).
     async fn send_notes(&self) {
-        let notes = std::mem::take(&mut *self.notes.lock().unwrap_or_else(|p| p.into_inner()));
+        let notes = std::mem::take(&mut *sync::lock(&self.notes));
         for message in notes {
             if !self.ended.load(Ordering::SeqCst) {
-                self.send(json!({"kind": "report", "message": message}))
-                    .await;
+                self.send(to_proto::progress_report(message)).await;
             }
         }
     }
@@ -188,7 +185,7 @@ impl Reporter {
         let _order = self.sending.lock().await;
         self.send_notes().await;
         if !self.ended.swap(true, Ordering::SeqCst) {
-            self.send(json!({"kind": "end", "message": message})).await;
+            self.send(to_proto::progress_end(message)).await;
         }
     }
 }

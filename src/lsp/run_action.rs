@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tower_lsp_server::Client;
-use tower_lsp_server::ls_types::{MessageType, ProgressToken, Range};
+use tower_lsp_server::ls_types::{Diagnostic, MessageType, ProgressToken, Range};
 
 use super::apply::{self, Applied};
 use super::commands::{EditResult, ExplainResult};
@@ -21,11 +21,15 @@ use super::model_call::call_model;
 use super::progress::Reporter;
 use super::session::Session;
 use crate::assist::actions::{self, ActionSpec, Outcome};
+use crate::assist::consent::{self, Consent};
 use crate::assist::prompt::{self, PromptParts};
+use crate::assist::target::Target;
 use crate::assist::{chain, edit, redact, selection};
 use crate::document::{MapError, MapOrSyncError, Snapshot, SyncStatus};
-use crate::openai::{Input, OpenAiError, ResponseObject};
-use crate::store::chains::Head;
+
+use crate::openai::{CreateResponse, Input, InputItem, OpenAiError, ResponseObject};
+use crate::settings::Settings;
+use crate::store::chains::{ChainEntry, Head};
 
 /// How long a job waits for the editor's `didChange` that it knows is coming.
 const VERSION_WAIT: Duration = Duration::from_secs(2);
@@ -48,7 +52,7 @@ pub struct JobRequest {
     pub action: String,
     pub version: Option<i32>,
     pub instruction: Option<String>,
-    pub diagnostic: Option<Value>,
+    pub diagnostic: Option<Diagnostic>,
     pub confirmed: bool,
 }
 
@@ -112,11 +116,7 @@ pub async fn run(
 /// comes with the request; a `codex:` comment's instruction is read from the document as
 /// it is now (the job reads it again from the version it works on).
 fn progress_title(session: &Session, req: &JobRequest, spec: &ActionSpec) -> String {
-    let diagnostic = req
-        .diagnostic
-        .as_ref()
-        .and_then(|d| d.get("message"))
-        .and_then(Value::as_str);
+    let diagnostic = req.diagnostic.as_ref().map(|d| d.message.as_str());
     let instruction = req.instruction.clone().or_else(|| {
         if spec.id != "instruct" {
             return None;
@@ -159,13 +159,73 @@ async fn job(
     reporter: Reporter,
     ticket: Option<Ticket>,
 ) -> Outcome_ {
-    // A-9: a fault hook for the end-to-end test that proves a panicking job costs one
-    // error response, not the server (debug builds only; release builds have no hook).
     #[cfg(debug_assertions)]
+    fault_hook(&spec);
+    let (target, consent) = admit(&session, &client, &req, &spec).await?;
+    // one job per file at a time, in arrival order, so each snapshot sees the
+    // previous job's edit
+    if let Some(t) = &ticket {
+        or_cancel(&cancel, t.wait_turn()).await?;
+    }
+    let _turn = or_cancel(&cancel, session.jobs.lock_file(&target.chain_key)).await?;
+    let (snap, s, e) = snapshot_range(&session, &req, &target, &cancel).await?;
+    let settings = session.settings();
+    let prep = prepare(snap, s, e, &req, &spec, &settings)?;
+    let asked = ask(
+        &session, &spec, &target, &prep, &settings, &cancel, &reporter,
+    )
+    .await?;
+    if spec.outcome == Outcome::Answer {
+        let mode = settings.chain_mode;
+        let head = chain::next_head(
+            asked.head.as_ref(),
+            mode,
+            &asked.response,
+            asked.sent,
+            false,
+        );
+        let (key, display) = (&target.chain_key, &target.display);
+        return explain(&session, &client, key, display, asked.response, head).await;
+    }
+    let turn = Turn {
+        session: &session,
+        chain_key: &target.chain_key,
+        mode: settings.chain_mode,
+        cancel: &cancel,
+        reporter: &reporter,
+    };
+    let (code, response_id, head) = read_code(&turn, &spec, &target, &prep, asked).await?;
+    let ctx = apply::EditContext {
+        session: &session,
+        client: &client,
+        uri: &req.uri,
+        title: &spec.title,
+        display: &target.display,
+        sensitive: target.sensitive,
+        consent,
+        cancel: &cancel,
+    };
+    apply_code(&ctx, &target.chain_key, &prep, &code, response_id, head).await
+}
+
+/// A-9: a fault hook for the end-to-end test that proves a panicking job costs one
+/// error response, not the server (debug builds only; release builds have no hook).
+#[cfg(debug_assertions)]
+fn fault_hook(spec: &ActionSpec) {
     if std::env::var_os("CODEX_LSP_TEST_PANIC_IN_JOB").is_some() && spec.id == "tests" {
         panic!("injected fault with a secret-looking payload sk-proj-NOTAKEY");
     }
-    let caps = session.caps();
+}
+
+/// Refusals decided before anything is sent or waited for: an excluded file, no key, a
+/// protected file whose edit has no way to get consent. Returns the file and its
+/// consent rule.
+async fn admit(
+    session: &Session,
+    client: &Client,
+    req: &JobRequest,
+    spec: &ActionSpec,
+) -> Result<(Target, Consent), Failure> {
     let target = session.target(&req.uri);
     if let Some(r) = &target.refusal {
         return Err(Failure::Refused(r.message(&target.display)));
@@ -176,11 +236,13 @@ async fn job(
     if let Some(notice) = session.key_source_notice() {
         client.show_message(MessageType::INFO, notice).await;
     }
-    if spec.outcome == Outcome::Edit
-        && target.sensitive.is_some()
-        && !caps.show_message_request
-        && !req.confirmed
-    {
+    let consent = consent::for_action(
+        spec.outcome == Outcome::Edit,
+        target.sensitive.is_some(),
+        session.caps().show_message_request,
+        req.confirmed,
+    );
+    if consent == Consent::Missing {
         return Err(Failure::Refused(format!(
             "{} is a protected file ({}); this editor cannot ask for consent, so choose the \
              action titled “… (edits a protected file)” to allow the edit",
@@ -188,25 +250,72 @@ async fn job(
             target.sensitive.unwrap_or_default()
         )));
     }
-    // one job per file at a time, in arrival order, so each snapshot sees the
-    // previous job's edit
-    if let Some(t) = &ticket {
-        or_cancel(&cancel, t.wait_turn()).await?;
-    }
-    let _turn = or_cancel(&cancel, session.jobs.lock_file(&target.chain_key)).await?;
-    let snap = snapshot_at_least(&session, &req.uri, req.version, &cancel).await?;
+    Ok((target, consent))
+}
+
+/// The document at the request's version (or later) and the action's range in it.
+async fn snapshot_range(
+    session: &Session,
+    req: &JobRequest,
+    target: &Target,
+    cancel: &CancellationToken,
+) -> Result<(Snapshot, usize, usize), Failure> {
+    let snap = snapshot_at_least(session, &req.uri, req.version, cancel).await?;
     if let SyncStatus::Desynced(reason) = &snap.status {
         return Err(Failure::Refused(format!(
             "{} is out of sync with the editor ({reason}); reopen it and try again",
             target.display
         )));
     }
-    let (snap, (s, e)) = current_range(&session, &req, snap)?;
+    let (snap, (s, e)) = current_range(session, req, snap)?;
     tracing::debug!("snapshot taken");
+    Ok((snap, s, e))
+}
+
+/// What the request is built from, cut from one snapshot.
+struct Prepared {
+    snap: Snapshot,
+    /// The selection, as char offsets of `snap`.
+    start: usize,
+    end: usize,
+    selection: String,
+    before: String,
+    after: String,
+    instruction: Option<String>,
+    diagnostic: Option<String>,
+    /// The text around what is sent, for the redactor, and where `before` starts in it.
+    document: String,
+    window_start: usize,
+    /// The line break of the document.
+    eol: &'static str,
+}
+
+impl Prepared {
+    fn parts<'a>(&'a self, path: &'a str) -> PromptParts<'a> {
+        PromptParts {
+            path,
+            language_id: &self.snap.language_id,
+            before: &self.before,
+            selection: &self.selection,
+            after: &self.after,
+            instruction: self.instruction.as_deref(),
+            diagnostic: self.diagnostic.as_deref(),
+            document: Some((&self.document, self.window_start)),
+        }
+    }
+}
+
+fn prepare(
+    snap: Snapshot,
+    s: usize,
+    e: usize,
+    req: &JobRequest,
+    spec: &ActionSpec,
+    settings: &Settings,
+) -> Result<Prepared, Failure> {
     let sel = selection::resolve(&snap.text, s, e, &spec.id, req.instruction.clone())
         .map_err(Failure::Refused)?;
-    let (s, e, instruction) = (sel.start, sel.end, sel.instruction);
-    let settings = session.settings();
+    let (s, e) = (sel.start, sel.end);
     let rope = &snap.text;
     let selection = rope.slice(s..e).to_string();
     let (before, after) = selection::surroundings(rope, s, e, settings.context_lines as usize);
@@ -221,85 +330,92 @@ async fn job(
         .min(rope.len_chars());
     let document = rope.slice(from..to).to_string();
     let window_start = win_start_byte.saturating_sub(rope.char_to_byte(from));
-    let diagnostic = req
-        .diagnostic
-        .as_ref()
-        .and_then(|d| d.get("message"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let parts = PromptParts {
-        path: &target.display,
-        language_id: &snap.language_id,
-        before: &before,
-        selection: &selection,
-        after: &after,
-        instruction: instruction.as_deref(),
-        diagnostic: diagnostic.as_deref(),
-        document: Some((&document, window_start)),
-    };
-    let head = session.chains.get(&target.chain_key);
-    let continuation = chain::continuation(head.as_ref(), settings.chain_mode);
-    let mut request =
-        prompt::build_request(&spec, &parts, &settings, &continuation, &session.redactor);
-    // what this turn adds to the conversation, kept for replay mode
-    let mut sent = continuation.answers.clone();
-    if let Input::Items(items) = &request.input
-        && let Some(user) = items.last()
-    {
-        sent.push(user.clone());
-    }
-    tracing::debug!(action = %spec.id, chars = selection.len(), "request built");
-    let (response, fresh) = call_model(
-        &session,
-        &target.chain_key,
-        &mut request,
-        &cancel,
-        &reporter,
-        true,
-    )
-    .await?;
-    tracing::debug!(response = %response.id, "model answered");
-    let (head, sent) = if fresh {
-        (None, sent.split_off(sent.len().saturating_sub(1)))
-    } else {
-        (head, sent)
-    };
-
-    if spec.outcome == Outcome::Answer {
-        let next_head =
-            chain::next_head(head.as_ref(), settings.chain_mode, &response, sent, false);
-        return explain(
-            &session,
-            &client,
-            &target.chain_key,
-            &target.display,
-            response,
-            next_head,
-        )
-        .await;
-    }
     // the document's first line break, found without copying the document
     let first_break: String = rope
         .chars()
         .skip_while(|c| *c != '\n' && *c != '\r')
         .take(2)
         .collect();
-    let seen = prompt::seen_selection(&parts, &session.redactor);
-    let turn = Turn {
-        session: &session,
-        chain_key: &target.chain_key,
-        mode: settings.chain_mode,
-        cancel: &cancel,
-        reporter: &reporter,
+    Ok(Prepared {
+        start: s,
+        end: e,
+        selection,
+        before,
+        after,
+        instruction: sel.instruction,
+        diagnostic: req.diagnostic.as_ref().map(|d| d.message.clone()),
+        document,
+        window_start,
+        eol: edit::line_ending_of(&first_break),
+        snap,
+    })
+}
+
+/// The model's first answer, the request it answers, and the chain it continues.
+struct Asked {
+    request: CreateResponse,
+    response: ResponseObject,
+    head: Option<ChainEntry>,
+    /// What this turn adds to the conversation, kept for replay mode.
+    sent: Vec<InputItem>,
+}
+
+async fn ask(
+    session: &Session,
+    spec: &ActionSpec,
+    target: &Target,
+    prep: &Prepared,
+    settings: &Settings,
+    cancel: &CancellationToken,
+    reporter: &Reporter,
+) -> Result<Asked, Failure> {
+    let parts = prep.parts(&target.display);
+    let head = session.chains.get(&target.chain_key);
+    let continuation = chain::continuation(head.as_ref(), settings.chain_mode);
+    let mut request =
+        prompt::build_request(spec, &parts, settings, &continuation, &session.redactor);
+    let mut sent = continuation.answers.clone();
+    if let Input::Items(items) = &request.input
+        && let Some(user) = items.last()
+    {
+        sent.push(user.clone());
+    }
+    tracing::debug!(action = %spec.id, chars = prep.selection.len(), "request built");
+    let key = &target.chain_key;
+    let (response, fresh) = call_model(session, key, &mut request, cancel, reporter, true).await?;
+    tracing::debug!(response = %response.id, "model answered");
+    // a chain the service had lost was started afresh: only this turn's input counts
+    let (head, sent) = if fresh {
+        (None, sent.split_off(sent.len().saturating_sub(1)))
+    } else {
+        (head, sent)
     };
+    Ok(Asked {
+        request,
+        response,
+        head,
+        sent,
+    })
+}
+
+/// The model's code for the selection (after one corrective turn where needed), the
+/// id of the response it came in, and the chain head that response makes.
+async fn read_code(
+    turn: &Turn<'_>,
+    spec: &ActionSpec,
+    target: &Target,
+    prep: &Prepared,
+    asked: Asked,
+) -> Result<(String, String, Head), Failure> {
+    let seen = prompt::seen_selection(&prep.parts(&target.display), &turn.session.redactor);
     let sel = Selection {
         seen: &seen,
-        real: &selection,
+        real: &prep.selection,
         path: &target.display,
-        eol: edit::line_ending_of(&first_break),
+        eol: prep.eol,
     };
     let (response, answer, sent) =
-        edit_answer::replacement(&turn, &request, response, sent, &sel).await?;
+        edit_answer::replacement(turn, &asked.request, asked.response, asked.sent, &sel).await?;
     // counts only: what the user saved by a patch shows in the log
     tracing::info!(
         action = %spec.id,
@@ -307,73 +423,69 @@ async fn job(
         hunks = answer.hunks,
         turns = answer.turns,
         output_chars = answer.output_chars,
-        selection_chars = selection.chars().count(),
+        selection_chars = prep.selection.chars().count(),
         "answer read"
     );
-    let code = answer.code;
-    let next_head = chain::next_head(head.as_ref(), settings.chain_mode, &response, sent, true);
+    let head = chain::next_head(asked.head.as_ref(), turn.mode, &response, sent, true);
+    Ok((answer.code, response.id, head))
+}
+
+/// Turns the code into minimal edits of the selection and sends them; the chain moves
+/// only when the editor applied them.
+async fn apply_code(
+    ctx: &apply::EditContext<'_>,
+    chain_key: &str,
+    prep: &Prepared,
+    code: &str,
+    response_id: String,
+    next_head: Head,
+) -> Outcome_ {
+    let (rope, s) = (&prep.snap.text, prep.start);
     let at_line_start = s
         .checked_sub(1)
         .and_then(|i| rope.get_char(i))
         .is_none_or(|c| c == '\n' || c == '\r');
-    let plan = edit::plan_edit(
-        &selection,
-        s,
-        at_line_start,
-        &code,
-        edit::line_ending_of(&first_break),
-        &session.redactor,
-    );
+    let redactor = &ctx.session.redactor;
+    let plan = edit::plan_edit(&prep.selection, s, at_line_start, code, prep.eol, redactor);
     tracing::debug!(edits = plan.edits.len(), "edit planned");
     if plan.edits.is_empty() {
         let message =
             "The model returned the selected code unchanged; there is nothing to apply.".to_owned();
-        client
-            .show_message(MessageType::INFO, format!("Codex: {message}"))
-            .await;
-        return to_value(EditResult {
-            applied: false,
-            response_id: Some(response.id),
-            message: Some(message),
-        });
+        return not_applied(ctx, MessageType::INFO, response_id, message).await;
     }
-    let ctx = apply::EditContext {
-        session: &session,
-        client: &client,
-        uri: &req.uri,
-        title: &spec.title,
-        display: &target.display,
-        sensitive: target.sensitive,
-        cancel: &cancel,
-    };
-    match apply::apply(&ctx, &snap, s, e, &plan.edits).await? {
+    match apply::apply(ctx, &prep.snap, s, prep.end, &plan.edits).await? {
         Applied::Yes { version } => {
-            session.advance_chain(&target.chain_key, next_head);
-            session
-                .docs
-                .expect_version(&req.uri, version.saturating_add(1));
+            ctx.session.advance_chain(chain_key, next_head);
+            let docs = &ctx.session.docs;
+            docs.expect_version(ctx.uri, version.saturating_add(1));
             for w in &plan.warnings {
-                client
-                    .show_message(MessageType::WARNING, format!("Codex: {w}"))
-                    .await;
+                let text = format!("Codex: {w}");
+                ctx.client.show_message(MessageType::WARNING, text).await;
             }
             to_value(EditResult {
                 applied: true,
-                response_id: Some(response.id),
+                response_id: Some(response_id),
                 message: (!plan.warnings.is_empty()).then(|| plan.warnings.join(" ")),
             })
         }
-        Applied::No(message) => {
-            client
-                .show_message(MessageType::WARNING, format!("Codex: {message}"))
-                .await;
-            to_value(EditResult {
-                applied: false,
-                response_id: Some(response.id),
-                message: Some(message),
-            })
-        }
+        Applied::No(message) => not_applied(ctx, MessageType::WARNING, response_id, message).await,
     }
+}
+
+/// Tells the user why nothing was applied, and answers so.
+async fn not_applied(
+    ctx: &apply::EditContext<'_>,
+    kind: MessageType,
+    response_id: String,
+    message: String,
+) -> Outcome_ {
+    let text = format!("Codex: {message}");
+    ctx.client.show_message(kind, text).await;
+    to_value(EditResult {
+        applied: false,
+        response_id: Some(response_id),
+        message: Some(message),
+    })
 }
 
 /// The action's range in the current text. A request's range belongs to the version it

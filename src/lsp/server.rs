@@ -20,6 +20,7 @@ use super::from_proto;
 use super::session::Session;
 use crate::assist::exclude::IGNORE_FILE;
 use crate::settings::{Settings, SettingsProblem};
+use crate::sync;
 
 pub struct Backend {
     client: Client,
@@ -115,10 +116,7 @@ impl LanguageServer for Backend {
             .and_then(Settings::section)
         {
             let problems = self.session.update_settings(section);
-            *self
-                .startup_problems
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = problems;
+            *sync::lock(&self.startup_problems) = problems;
         }
         self.session.mark_initialized();
         tracing::info!(encoding = caps.encoding.as_str(), "initialized");
@@ -133,12 +131,7 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        let problems = std::mem::take(
-            &mut *self
-                .startup_problems
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
+        let problems = std::mem::take(&mut *sync::lock(&self.startup_problems));
         self.report(problems).await;
         if self.session.caps().watched_files_dynamic {
             self.watch_ignore_files();

@@ -16,6 +16,7 @@ use crate::document::DocumentStore;
 use crate::openai::{ApiKey, ClientConfig, KeySource, OpenAiError, ResponsesClient};
 use crate::settings::{Settings, SettingsProblem};
 use crate::store::chains::{ChainStore, Head};
+use crate::sync;
 
 /// What the process was started with (the environment, read once in `main`).
 #[derive(Clone, Debug)]
@@ -89,7 +90,7 @@ pub struct Session {
 }
 
 fn read<T: Clone>(l: &RwLock<T>) -> T {
-    l.read().unwrap_or_else(|p| p.into_inner()).clone()
+    sync::read(l).clone()
 }
 
 impl Session {
@@ -119,7 +120,7 @@ impl Session {
     }
 
     pub fn set_caps(&self, caps: ClientCaps) {
-        *self.caps.write().unwrap_or_else(|p| p.into_inner()) = caps;
+        *sync::write(&self.caps) = caps;
     }
 
     pub fn settings(&self) -> Settings {
@@ -127,7 +128,7 @@ impl Session {
     }
 
     pub fn settings_ref(&self) -> RwLockReadGuard<'_, Settings> {
-        self.settings.read().unwrap_or_else(|p| p.into_inner())
+        sync::read(&self.settings)
     }
 
     /// Applies a settings section key by key; returns what was wrong.
@@ -135,7 +136,7 @@ impl Session {
         &self,
         section: &serde_json::Map<String, serde_json::Value>,
     ) -> Vec<SettingsProblem> {
-        let mut s = self.settings.write().unwrap_or_else(|p| p.into_inner());
+        let mut s = sync::write(&self.settings);
         let before = s.log_file.clone();
         let rules_before = (s.exclude.clone(), s.allow_outside_workspace);
         let mut problems = s.apply_over(section, &self.env.settings);
@@ -161,7 +162,7 @@ impl Session {
     }
 
     pub fn set_folders(&self, folders: Vec<PathBuf>) {
-        *self.folders.write().unwrap_or_else(|p| p.into_inner()) = folders;
+        *sync::write(&self.folders) = folders;
         self.invalidate_targets("workspace folders");
     }
 
@@ -244,9 +245,11 @@ impl Session {
     /// gets a fresh resolution each time. Out of scope: a symlink on the path that
     /// changes after the first resolution is not noticed until the next invalidation.
     pub fn target(&self, uri: &str) -> crate::assist::target::Target {
-        let watching = self.watching.load(Ordering::SeqCst);
+        // the client watches its workspace folders only: a file outside them (single-
+        // file mode, allowOutsideWorkspace) is resolved afresh every time
+        let watching = self.watching.load(Ordering::SeqCst) && self.in_a_folder(uri);
         let generation = {
-            let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = sync::lock(&self.targets);
             if watching && let Some(t) = cache.by_uri.get(uri) {
                 return t.clone();
             }
@@ -254,7 +257,7 @@ impl Session {
         };
         let target = self.resolve_target(uri, watching);
         if watching {
-            let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = sync::lock(&self.targets);
             if cache.generation == generation {
                 if cache.by_uri.len() >= MAX_CACHED_TARGETS {
                     cache.by_uri.clear();
@@ -263,6 +266,16 @@ impl Session {
             }
         }
         target
+    }
+
+    /// Whether `uri` names a file under one of the workspace folders (by path
+    /// components, without touching the filesystem).
+    fn in_a_folder(&self, uri: &str) -> bool {
+        let file = uri
+            .parse::<tower_lsp_server::ls_types::Uri>()
+            .ok()
+            .and_then(|u| super::from_proto::uri_path(&u));
+        file.is_some_and(|f| sync::read(&self.folders).iter().any(|d| f.starts_with(d)))
     }
 
     fn resolve_target(&self, uri: &str, cached_rules: bool) -> crate::assist::target::Target {
@@ -286,7 +299,7 @@ impl Session {
 
     /// Forgets every resolved target: the rules they were judged by may have changed.
     pub fn invalidate_targets(&self, why: &str) {
-        let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = sync::lock(&self.targets);
         cache.generation += 1;
         cache.by_uri.clear();
         self.rules.clear();
@@ -317,7 +330,7 @@ impl Session {
     pub fn responses_client(&self) -> Result<ResponsesClient, OpenAiError> {
         let s = self.settings();
         let key: ClientConfigKey = (s.base_url.clone(), s.timeout_secs, s.max_retries);
-        let mut slot = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slot = sync::lock(&self.http);
         if let Some((k, c)) = slot.as_ref()
             && *k == key
         {

@@ -236,7 +236,7 @@ impl ChainStore {
     /// a time; the in-memory map is locked only to copy from and install into it. On a
     /// disk error the queue stays for the next flush.
     pub fn flush(&self) {
-        let _one_at_a_time = self.disk.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = crate::sync::lock(&self.disk);
         let (memory, queued) = {
             let state = self.lock_state();
             if state.queue.is_empty() {
@@ -285,9 +285,7 @@ impl ChainStore {
     fn lock_state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the map half-written in a
         // way that matters; keep serving.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
     }
 }
 

@@ -137,7 +137,6 @@ fn decodes(text: &str, request: bool) -> bool {
     }
 }
 
-/// The verdict on one message body.
 /// A `didChange` whose body is not UTF-8 is a change lost: passed on with its text
 /// replaced by a reason the dispatch layer cannot read as changes, so the document is
 /// marked out of sync (and said so once) instead of silently missing an edit.
@@ -159,19 +158,18 @@ fn lost_change(lossy: &str) -> Option<Vec<u8>> {
     serde_json::to_vec(&note).ok()
 }
 
-pub fn check(body: &[u8]) -> Verdict<'_> {
+/// The body as text and the envelope of the one JSON object it holds, or the error
+/// answer (and the id to answer) for a body that is not one.
+fn read_envelope(body: &[u8]) -> Result<(&str, Envelope), (Id, Error)> {
     let text = match std::str::from_utf8(body) {
         Ok(t) => t,
         Err(_) => {
             let lossy = String::from_utf8_lossy(body);
-            if let Some(lost) = lost_change(&lossy) {
-                return Verdict::Pass(Cow::Owned(lost));
-            }
             // the id, when it can still be read, lets the client end that request
             let id = serde_json::from_str::<Envelope>(&lossy)
                 .map(|e| e.reply_id())
                 .unwrap_or(Id::Null);
-            return Verdict::Answer(id, error(ErrorCode::ParseError, "the body is not UTF-8"));
+            return Err((id, error(ErrorCode::ParseError, "the body is not UTF-8")));
         }
     };
     let first = text
@@ -180,27 +178,36 @@ pub fn check(body: &[u8]) -> Verdict<'_> {
         .next();
     if first != Some(b'{') {
         if !is_json(text) {
-            return Verdict::Answer(Id::Null, error(ErrorCode::ParseError, "not JSON"));
+            return Err((Id::Null, error(ErrorCode::ParseError, "not JSON")));
         }
         let why = if first == Some(b'[') {
             "batches are not supported"
         } else {
             "a message is a JSON object"
         };
-        return Verdict::Answer(Id::Null, error(ErrorCode::InvalidRequest, why));
+        return Err((Id::Null, error(ErrorCode::InvalidRequest, why)));
     }
-    let envelope = match serde_json::from_str::<Envelope>(text) {
-        Ok(e) => e,
-        Err(_) if !is_json(text) => {
-            return Verdict::Answer(Id::Null, error(ErrorCode::ParseError, "not JSON"));
-        }
+    match serde_json::from_str::<Envelope>(text) {
+        Ok(e) => Ok((text, e)),
+        Err(_) if !is_json(text) => Err((Id::Null, error(ErrorCode::ParseError, "not JSON"))),
         // valid JSON, but a member given twice, or one of the wrong type
-        Err(_) => {
-            return Verdict::Answer(
-                Id::Null,
-                error(ErrorCode::InvalidRequest, "a member is repeated"),
-            );
-        }
+        Err(_) => Err((
+            Id::Null,
+            error(ErrorCode::InvalidRequest, "a member is repeated"),
+        )),
+    }
+}
+
+/// The verdict on one message body.
+pub fn check(body: &[u8]) -> Verdict<'_> {
+    if std::str::from_utf8(body).is_err()
+        && let Some(lost) = lost_change(&String::from_utf8_lossy(body))
+    {
+        return Verdict::Pass(Cow::Owned(lost));
+    }
+    let (text, envelope) = match read_envelope(body) {
+        Ok(v) => v,
+        Err((id, e)) => return Verdict::Answer(id, e),
     };
     if let Some(why) = envelope.problem() {
         return Verdict::Answer(envelope.reply_id(), error(ErrorCode::InvalidRequest, why));
