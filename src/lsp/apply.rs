@@ -59,7 +59,8 @@ async fn consent(
                 && show_file(ctx.client, "consent", ctx.display, "diff", &diff.full).await;
             if !opened {
                 return Ok(Err(format!(
-                    "not applied: the change to {} is too long to show in a question and                      this editor cannot open it as a document",
+                    "not applied: the change to {} is too long to show in a question and \
+                     this editor cannot open it as a document",
                     ctx.display
                 )));
             }
