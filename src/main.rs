@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use codex_lsp::logging;
 use codex_lsp::lsp::{self, ServerEnv};
-use codex_lsp::settings::Settings;
 use tracing_subscriber::EnvFilter;
 
 const HELP: &str = "\
@@ -120,7 +119,6 @@ fn doctor() -> ExitCode {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let settings = Settings::from_env(env_var);
     match args.first().map(String::as_str) {
         None | Some("--stdio") => {
             if std::io::stdin().is_terminal() {
@@ -138,7 +136,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    init_logging(settings.log_file.as_deref());
+    // the environment is read once, for logging and the server alike
+    let env = ServerEnv::from_env(env_var);
+    init_logging(env.settings.log_file.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -149,7 +149,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let env = ServerEnv::from_env(env_var);
     let code = runtime.block_on(lsp::serve(tokio::io::stdin(), tokio::io::stdout(), env));
     // Blocking stdin reads would keep the runtime from shutting down; don't wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -149,7 +149,6 @@ impl<S> Dispatch<S> {
             );
             return;
         }
-        let enc = self.session.caps().encoding;
         let docs = &self.session.docs;
         let result: Result<(), String> = match req.method() {
             "textDocument/didOpen" => params::<DidOpenTextDocumentParams>(req).map(|p| {
@@ -157,44 +156,7 @@ impl<S> Dispatch<S> {
                 tracing::debug!(uri = d.uri.as_str(), version = d.version, "didOpen");
                 docs.open(d.uri.as_str(), &d.text, d.version, &d.language_id);
             }),
-            "textDocument/didChange" => match params::<DidChangeTextDocumentParams>(req) {
-                Ok(p) => {
-                    let uri = p.text_document.uri.as_str().to_owned();
-                    let version = p.text_document.version;
-                    tracing::trace!(uri, version, n = p.content_changes.len(), "didChange");
-                    let changes: Vec<_> = p
-                        .content_changes
-                        .into_iter()
-                        .map(from_proto::text_change)
-                        .collect();
-                    let was_in_sync = docs.in_sync(&uri);
-                    match docs.change(&uri, version, &changes, enc) {
-                        Ok(()) => Ok(()),
-                        Err(e @ (SyncError::BadRange(_) | SyncError::Desynced(_))) => {
-                            if was_in_sync {
-                                self.warn_out_of_sync(&uri, &e.to_string());
-                            }
-                            Err(e.to_string())
-                        }
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-                // A change that cannot be read is a change lost: every later one would
-                // apply to the wrong text, so the document is out of sync from here.
-                Err(e) => {
-                    let uri = req
-                        .params()
-                        .and_then(|p| p.pointer("/textDocument/uri"))
-                        .and_then(Value::as_str);
-                    if let Some(uri) = uri {
-                        let reason = format!("a change could not be read: {e}");
-                        if docs.mark_desynced(uri, &reason) {
-                            self.warn_out_of_sync(uri, &reason);
-                        }
-                    }
-                    Err(e)
-                }
-            },
+            "textDocument/didChange" => self.did_change(req),
             _ => params::<DidCloseTextDocumentParams>(req).and_then(|p| {
                 let uri = p.text_document.uri.as_str();
                 docs.close(uri).map_err(|e| e.to_string())
@@ -202,6 +164,49 @@ impl<S> Dispatch<S> {
         };
         if let Err(e) = result {
             tracing::warn!(method = req.method(), "text sync: {e}");
+        }
+    }
+
+    /// Applies one `didChange`; a change the server cannot read or apply puts the
+    /// document out of sync, said once.
+    fn did_change(&self, req: &Request) -> Result<(), String> {
+        let docs = &self.session.docs;
+        let p = match params::<DidChangeTextDocumentParams>(req) {
+            Ok(p) => p,
+            // A change that cannot be read is a change lost: every later one would
+            // apply to the wrong text, so the document is out of sync from here.
+            Err(e) => {
+                let uri = req
+                    .params()
+                    .and_then(|p| p.pointer("/textDocument/uri"))
+                    .and_then(Value::as_str);
+                if let Some(uri) = uri {
+                    let reason = format!("a change could not be read: {e}");
+                    if docs.mark_desynced(uri, &reason) {
+                        self.warn_out_of_sync(uri, &reason);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let uri = p.text_document.uri.as_str().to_owned();
+        let version = p.text_document.version;
+        tracing::trace!(uri, version, n = p.content_changes.len(), "didChange");
+        let changes: Vec<_> = p
+            .content_changes
+            .into_iter()
+            .map(from_proto::text_change)
+            .collect();
+        let was_in_sync = docs.in_sync(&uri);
+        match docs.change(&uri, version, &changes, self.session.caps().encoding) {
+            Ok(()) => Ok(()),
+            Err(e @ (SyncError::BadRange(_) | SyncError::Desynced(_))) => {
+                if was_in_sync {
+                    self.warn_out_of_sync(&uri, &e.to_string());
+                }
+                Err(e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
         }
     }
 
