@@ -207,6 +207,7 @@ impl<R> FrameGuard<R> {
             let verdict = check::check(&self.raw[head..head + len]);
             pass_on(&mut self.out, &self.marker, verdict, len);
             self.raw.drain(..head + len);
+            release_spare(&mut self.raw);
         }
     }
 
@@ -254,6 +255,15 @@ enum Header {
 
 /// Passes a valid frame on as it is, and an invalid one (`len` bytes) as a request for
 /// its error answer.
+/// A buffer that grew for one large message (a `didOpen` of a big file) gives the
+/// memory back once it is mostly empty, instead of holding it for the session.
+fn release_spare(buf: &mut Vec<u8>) {
+    const KEEP: usize = 64 << 10;
+    if buf.capacity() > KEEP && buf.len() < buf.capacity() / 4 {
+        buf.shrink_to(buf.len().max(KEEP));
+    }
+}
+
 fn pass_on(out: &mut Vec<u8>, marker: &str, verdict: Verdict<'_>, len: usize) {
     match verdict {
         Verdict::Pass(body) => push_frame(out, &body),
@@ -318,6 +328,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for FrameGuard<R> {
                 if this.out_pos == this.out.len() {
                     this.out.clear();
                     this.out_pos = 0;
+                    release_spare(&mut this.out);
                 }
                 return Poll::Ready(Ok(()));
             }
@@ -351,6 +362,21 @@ impl<R: AsyncRead + Unpin> AsyncRead for FrameGuard<R> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+
+    #[test]
+    fn a_buffer_grown_for_one_large_message_gives_the_memory_back() {
+        let mut buf: Vec<u8> = Vec::with_capacity(4 << 20);
+        buf.extend_from_slice(b"small");
+        release_spare(&mut buf);
+        assert!(buf.capacity() <= 128 << 10, "{}", buf.capacity());
+        assert_eq!(buf, b"small");
+        // a buffer in normal use keeps its room
+        let mut busy: Vec<u8> = vec![0; 60 << 10];
+        let cap = busy.capacity();
+        release_spare(&mut busy);
+        assert_eq!(busy.capacity(), cap);
+    }
+
     use super::*;
     use tokio::io::AsyncReadExt;
 
