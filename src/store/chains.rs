@@ -161,36 +161,26 @@ impl ChainStore {
             .cloned()
     }
 
-    /// Make `head` the head of `key`'s chain and write it: one more turn when a chain
-    /// exists (here or written by another server), else the first. Blocks on I/O.
-    pub fn advance(&self, key: &str, head: Head) -> ChainEntry {
-        self.advance_at(key, head, now_unix())
-    }
-
-    /// Forget `key`'s chain and write that. Blocks on I/O.
-    pub fn reset(&self, key: &str) {
-        self.record_reset(key);
-        self.flush();
-    }
-
-    /// Make `head` the head of `key`'s chain in memory now (reads see it at once);
-    /// the file follows with the next [`ChainStore::flush`].
+    /// Make `head` the head of `key`'s chain in memory now (reads see it at once):
+    /// one more turn when a chain exists, else the first. The file follows with the
+    /// next [`ChainStore::flush`], which counts another server's turns too.
     pub fn record_advance(&self, key: &str, head: Head) -> ChainEntry {
-        let now = now_unix();
-        let op = Op::Advance(head);
-        let mut state = self.lock_state();
-        let value = apply_op(&mut state.entries, key, &op, now);
-        state.queue.push((key.to_owned(), op, now));
         // always `Some` for an advance
-        value.unwrap_or_default()
+        self.record(key, Op::Advance(head), now_unix())
+            .unwrap_or_default()
     }
 
     /// Forget `key`'s chain in memory now; the file follows with the next flush.
     pub fn record_reset(&self, key: &str) {
-        let now = now_unix();
+        self.record(key, Op::Reset, now_unix());
+    }
+
+    /// Applies `op` in memory and queues it for the file.
+    fn record(&self, key: &str, op: Op, now: u64) -> Option<ChainEntry> {
         let mut state = self.lock_state();
-        apply_op(&mut state.entries, key, &Op::Reset, now);
-        state.queue.push((key.to_owned(), Op::Reset, now));
+        let value = apply_op(&mut state.entries, key, &op, now);
+        state.queue.push((key.to_owned(), op, now));
+        value
     }
 
     fn open_at(path: PathBuf, now: u64) -> Self {
@@ -213,22 +203,24 @@ impl ChainStore {
         }
     }
 
+    /// Advance and write at once, as the file then has it (tests: a fixed clock).
+    #[cfg(test)]
     fn advance_at(&self, key: &str, head: Head, now: u64) -> ChainEntry {
-        let op = Op::Advance(head);
-        let memory = {
-            let mut state = self.lock_state();
-            let value = apply_op(&mut state.entries, key, &op, now);
-            state.queue.push((key.to_owned(), op, now));
-            value
-        };
+        let memory = self.record(key, Op::Advance(head), now);
         self.flush();
-        // after the write, the head as the file has it (another server's turns count)
         self.lock_state()
             .entries
             .get(key)
             .cloned()
             .or(memory)
             .unwrap_or_default()
+    }
+
+    /// Forget and write at once (tests).
+    #[cfg(test)]
+    fn reset(&self, key: &str) {
+        self.record_reset(key);
+        self.flush();
     }
 
     /// Writes the queued changes: read-modify-write under the file lock, applying each
