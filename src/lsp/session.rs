@@ -194,7 +194,7 @@ impl Session {
             return None;
         }
         let base = self.settings_ref().base_url.clone();
-        let host = host_of(&base);
+        let host = crate::openai::display_host(&base);
         Some(format!(
             "Codex: using the API key from OPENAI_API_KEY (CODEX_LSP_API_KEY is not set); \
              requests go to {host}. Set baseUrl to send them elsewhere."
@@ -340,16 +340,6 @@ impl Session {
         *slot = Some((key, client.clone()));
         Ok(client)
     }
-}
-
-/// The host part of a base URL, for messages (no credentials, no path).
-fn host_of(base: &str) -> String {
-    let rest = base.split_once("://").map_or(base, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, h)| h)
-        .to_owned()
 }
 
 #[cfg(test)]

@@ -142,6 +142,19 @@ pub fn display_url(base_url: &str) -> String {
     }
 }
 
+/// The host (and port, when not the scheme's default) a base URL sends to, for
+/// messages; the base URL as shown by [`display_url`] when it has no host.
+pub fn display_host(base_url: &str) -> String {
+    match Url::parse(base_url.trim()) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => clean_message(&format!("{h}:{p}")),
+            (Some(h), None) => clean_message(h),
+            (None, _) => display_url(base_url),
+        },
+        Err(_) => display_url(base_url),
+    }
+}
+
 fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     if h.eq_ignore_ascii_case("localhost") {
@@ -947,6 +960,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(display_url("https://u:p@h/v1"), "https://h/v1");
+        assert_eq!(display_host("https://u:p@geekapis.com/v1"), "geekapis.com");
+        assert_eq!(display_host("http://127.0.0.1:8080/v1"), "127.0.0.1:8080");
     }
 
     #[test]

@@ -12,7 +12,8 @@ pub mod sse;
 pub mod types;
 
 pub use client::{
-    ClientConfig, ProxyPolicy, ResponsesClient, http_client, proxy_policy, responses_endpoint,
+    ClientConfig, ProxyPolicy, ResponsesClient, display_host, http_client, proxy_policy,
+    responses_endpoint,
 };
 pub use doctor::doctor;
 pub use error::OpenAiError;
