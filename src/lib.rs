@@ -4,6 +4,7 @@
 //! Dependencies point one way: `lsp` -> `assist`/`document` -> `openai`/`store`.
 
 pub mod assist;
+pub mod disk;
 pub mod document;
 pub mod logging;
 pub mod lsp;

@@ -17,6 +17,18 @@ pub fn write<T: ?Sized>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Runs `f`, which blocks on the filesystem, without stalling the other tasks of the
+/// worker thread it is called on: on the multi-threaded runtime the worker's queue is
+/// handed to another thread meanwhile. Elsewhere (a current-thread runtime, no
+/// runtime) it just runs.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

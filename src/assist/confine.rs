@@ -39,7 +39,7 @@ pub(crate) fn canonical(path: &Path) -> PathBuf {
     let mut existing = normal.as_path();
     let mut rest: Vec<&std::ffi::OsStr> = Vec::new();
     loop {
-        if let Ok(resolved) = std::fs::canonicalize(existing) {
+        if let Ok(resolved) = crate::disk::canonicalize(existing) {
             let mut out = resolved;
             out.extend(rest.iter().rev());
             return out;

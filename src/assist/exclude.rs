@@ -240,13 +240,15 @@ impl ExcludeRules {
 
 fn read_ignore_file(dir: &Path) -> Option<Gitignore> {
     let file = dir.join(IGNORE_FILE);
-    if !file.is_file() {
-        return None;
-    }
+    // one `open`, no `stat` first: absent, a directory or unreadable all mean "none"
+    let bytes = crate::disk::read(&file).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
     let mut builder = GitignoreBuilder::new(dir);
     builder.case_insensitive(CASE_INSENSITIVE_FS).ok();
-    if let Some(e) = builder.add(&file) {
-        tracing::warn!(file = %file.display(), error = %e, "bad line in ignore file");
+    for line in text.trim_start_matches('\u{feff}').lines() {
+        if let Err(e) = builder.add_line(Some(file.clone()), line) {
+            tracing::warn!(file = %file.display(), error = %e, "bad line in ignore file");
+        }
     }
     match builder.build() {
         Ok(gi) => Some(gi),

@@ -46,7 +46,7 @@ pub struct Target {
 }
 
 fn canonical(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+    crate::disk::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// `file` is the URI's path for `file:` URIs, `None` for other schemes.

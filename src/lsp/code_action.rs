@@ -75,7 +75,7 @@ pub async fn code_actions(
             "Codex: {uri} is out of sync with the editor ({reason}); reopen it to use Codex actions"
         )));
     }
-    let target = session.target(uri);
+    let target = session.offer_target(uri);
     if target.refusal.is_some() {
         return Ok(Some(Vec::new()));
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::capabilities::ClientCaps;
 use super::jobs::Jobs;
@@ -228,7 +228,14 @@ impl Session {
 struct TargetCache {
     generation: u64,
     by_uri: HashMap<String, crate::assist::target::Target>,
+    /// What code-action offers last relied on, and when (see [`Session::offer_target`]).
+    offered: HashMap<String, (Instant, crate::assist::target::Target)>,
 }
+
+/// How long code-action offers may rely on one resolution when the client reports no
+/// `.codexignore` changes: clients ask on every cursor move, and only the action itself
+/// sends anything, so it alone must see a new rule at once.
+const OFFER_REUSE: Duration = Duration::from_secs(2);
 
 /// Beyond this many URIs the cache starts over (a bound, not an LRU).
 const MAX_CACHED_TARGETS: usize = 4096;
@@ -255,7 +262,7 @@ impl Session {
             }
             cache.generation
         };
-        let target = self.resolve_target(uri, watching);
+        let target = sync::blocking(|| self.resolve_target(uri, watching));
         if watching {
             let mut cache = sync::lock(&self.targets);
             if cache.generation == generation {
@@ -264,6 +271,33 @@ impl Session {
                 }
                 cache.by_uri.insert(uri.to_owned(), target.clone());
             }
+        }
+        target
+    }
+
+    /// [`Session::target`] for offering code actions: when the client does not watch
+    /// `.codexignore` for us, a resolution younger than [`OFFER_REUSE`] is reused
+    /// (an action offered on a file just excluded is refused when chosen, by the
+    /// fresh resolution the action makes).
+    pub fn offer_target(&self, uri: &str) -> crate::assist::target::Target {
+        let generation = {
+            let cache = sync::lock(&self.targets);
+            if let Some((at, t)) = cache.offered.get(uri)
+                && at.elapsed() < OFFER_REUSE
+            {
+                return t.clone();
+            }
+            cache.generation
+        };
+        let target = self.target(uri);
+        let mut cache = sync::lock(&self.targets);
+        if cache.generation == generation {
+            if cache.offered.len() >= MAX_CACHED_TARGETS {
+                cache.offered.clear();
+            }
+            cache
+                .offered
+                .insert(uri.to_owned(), (Instant::now(), target.clone()));
         }
         target
     }
@@ -302,6 +336,7 @@ impl Session {
         let mut cache = sync::lock(&self.targets);
         cache.generation += 1;
         cache.by_uri.clear();
+        cache.offered.clear();
         self.rules.clear();
         tracing::debug!(why, "exclusion rules invalidated");
     }
@@ -436,5 +471,25 @@ mod tests {
         std::fs::write(ws.join(".codexignore"), "lib.rs\n").unwrap();
         assert!(s.target(&uri).refusal.is_some());
         assert_eq!(s.target_resolutions(), 2);
+    }
+
+    #[test]
+    fn without_a_watcher_offers_reuse_a_young_resolution_and_actions_do_not() {
+        let (dir, ws, uri) = workspace();
+        let s = session(dir.path());
+        s.set_folders(vec![ws.clone()]);
+        assert_eq!(s.offer_target(&uri).refusal, None);
+        for _ in 0..10 {
+            assert_eq!(s.offer_target(&uri).refusal, None);
+        }
+        assert_eq!(s.target_resolutions(), 1, "offers within 2 s share one");
+        std::fs::write(ws.join(".codexignore"), "lib.rs\n").unwrap();
+        // the action itself sees the new rule at once
+        assert!(s.target(&uri).refusal.is_some());
+        assert_eq!(s.target_resolutions(), 2);
+        // and a settings change drops what offers relied on
+        let section = json!({"exclude": ["nothing"]});
+        s.update_settings(section.as_object().unwrap());
+        assert!(s.offer_target(&uri).refusal.is_some());
     }
 }
