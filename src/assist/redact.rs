@@ -177,9 +177,11 @@ const RULES: &[(&str, &str, Take)] = &[
     ),
 ];
 
-/// Compiled secret rules; build once and share.
+/// The secret rules, compiled on first use (or by [`Redactor::warm`]): compiling them
+/// is most of the work a fresh process does, and `initialize` should not wait for it.
+/// Build once and share.
 pub struct Redactor {
-    rules: Vec<Rule>,
+    rules: std::sync::OnceLock<Vec<Rule>>,
 }
 
 impl Default for Redactor {
@@ -191,26 +193,42 @@ impl Default for Redactor {
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
-            .field("rules", &self.rules.len())
+            .field("compiled", &self.rules.get().map(Vec::len))
             .finish()
     }
 }
 
 impl Redactor {
-    /// Compile the rules. (A rule that failed to compile would be logged and
-    /// skipped; a test pins that all of them compile.)
+    /// A redactor whose rules compile when first needed.
     pub fn new() -> Self {
-        let rules = RULES
-            .iter()
-            .filter_map(|&(kind, pattern, take)| match Regex::new(pattern) {
-                Ok(re) => Some(Rule { kind, re, take }),
-                Err(e) => {
-                    tracing::error!(kind, error = %e, "secret rule failed to compile");
-                    None
-                }
-            })
-            .collect();
-        Self { rules }
+        Self {
+            rules: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Compiles every pattern now (blocking), so that the first request does not.
+    pub fn warm(&self) {
+        self.rules();
+        for helper in [&LITERAL_CHAIN, &LITERAL, &BASE64_RUN] {
+            std::sync::LazyLock::force(helper);
+        }
+    }
+
+    /// The compiled rules. (A rule that failed to compile would be logged and
+    /// skipped; a test pins that all of them compile.)
+    fn rules(&self) -> &[Rule] {
+        self.rules.get_or_init(|| {
+            RULES
+                .iter()
+                .filter_map(|&(kind, pattern, take)| match Regex::new(pattern) {
+                    Ok(re) => Some(Rule { kind, re, take }),
+                    Err(e) => {
+                        tracing::error!(kind, error = %e, "secret rule failed to compile");
+                        None
+                    }
+                })
+                .collect()
+        })
     }
 
     /// `text` with every secret replaced by its placeholder in `ctx`.
@@ -364,7 +382,7 @@ impl Redactor {
 
     fn find_plain(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
         let mut found: Vec<(usize, usize, usize, &'static str)> = Vec::new();
-        for (priority, rule) in self.rules.iter().enumerate() {
+        for (priority, rule) in self.rules().iter().enumerate() {
             for caps in rule.re.captures_iter(text) {
                 let range = match rule.take {
                     Take::Whole => caps.get(0).map(|m| m.range()),

@@ -82,6 +82,8 @@ impl Backend {
             method: "workspace/didChangeWatchedFiles".into(),
             register_options: serde_json::to_value(options).ok(),
         };
+        let session = self.session.clone();
+        tokio::task::spawn_blocking(move || session.redactor.warm());
         let (session, client) = (self.session.clone(), self.client.clone());
         tokio::spawn(async move {
             match client.register_capability(vec![registration]).await {
@@ -143,6 +145,8 @@ impl LanguageServer for Backend {
         // off the request path, so the first action does not pay for it.
         // An unusable base URL (a malformed CODEX_LSP_BASE_URL, plain http:// to another
         // host) is said now, not only when the first action fails.
+        let session = self.session.clone();
+        tokio::task::spawn_blocking(move || session.redactor.warm());
         let (session, client) = (self.session.clone(), self.client.clone());
         tokio::spawn(async move {
             let built = tokio::task::spawn_blocking(move || session.responses_client()).await;
