@@ -16,7 +16,7 @@ REPO="$(cd "$EXT/../.." && pwd)"
 ROOT="${CODEX_VSCODE_TEST_HOME:-/opt/codex-vscode-test}"
 CODE_SERVER="$ROOT/code-server/node_modules/.bin/code-server"
 PLAYWRIGHT_CORE_DIR="$ROOT/playwright/node_modules/playwright-core"
-TOTAL=4 # tests in e2e.js
+TOTAL=9 # tests in e2e.js
 
 t_start=$(date +%s)
 log() { printf '[run %3ss] %s\n' "$(( $(date +%s) - t_start ))" "$*"; }
@@ -156,6 +156,7 @@ log "code-server on 127.0.0.1:$PORT"
 t=$(date +%s)
 PLAYWRIGHT_CORE_DIR="$PLAYWRIGHT_CORE_DIR" E2E_URL="http://127.0.0.1:$PORT" E2E_WORKSPACE="$WS" E2E_FILE="src/calc.py" \
 E2E_FAKE_LOG="$TMP/fake.jsonl" E2E_ARTIFACTS="$ARTIFACTS" E2E_SUMMARY="$TMP/summary" \
+E2E_VSIX="$VSIX" E2E_EXTENSIONS="$TMP/extensions" \
   timeout 300 node "$HERE/e2e.js"
 rc=$?
 log "browser part took $(( $(date +%s) - t )) s (exit $rc)"
