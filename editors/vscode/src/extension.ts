@@ -18,7 +18,7 @@ import { Chain, Status, turns } from './status';
 const SECRET_KEY = 'codex-lsp.apiKey';
 const INSTALL_HINT = 'Install it with "cargo install --path . --locked" in the codex-lsp repository, or set codex.serverPath.';
 
-/** Server commands whose failures the server reports to the user itself (INTERFACE.md: "also shown with window/showMessage"). */
+/** Server commands whose failures the server reports to the user itself (docs/protocol.md, "Errors"). */
 const USER_FACING = new Set(['codex.runAction', 'codex.ask', 'codex.explain']);
 
 interface RunResult {
