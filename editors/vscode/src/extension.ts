@@ -13,12 +13,12 @@ import {
   WorkDoneProgressCancelNotification,
 } from 'vscode-languageclient/node';
 import { RESTART_KEYS, serverSettings } from './settings';
-import { Status } from './status';
+import { Chain, Status, turns } from './status';
 
 const SECRET_KEY = 'codex-lsp.apiKey';
 const INSTALL_HINT = 'Install it with "cargo install --path . --locked" in the codex-lsp repository, or set codex.serverPath.';
 
-/** Server commands whose failures the server reports to the user itself (INTERFACE.md: "also shown with window/showMessage"). */
+/** Server commands whose failures the server reports to the user itself (docs/protocol.md, "Errors"). */
 const USER_FACING = new Set(['codex.runAction', 'codex.ask', 'codex.explain']);
 
 interface RunResult {
@@ -27,12 +27,23 @@ interface RunResult {
   message?: string;
 }
 
+/** `codex.chainInfo`'s answer (docs/protocol.md); `null` when the file has no chain. */
+interface ChainInfo {
+  responseId: string;
+  turns: number;
+}
+
+/** Documents the server is given (the client's documentSelector), hence the only ones with a chain. */
+const SCHEMES = new Set(['file', 'untitled']);
+
 let ctx: vscode.ExtensionContext;
 let output: vscode.OutputChannel;
 let status: Status;
 let client: LanguageClient | undefined;
 /** Serialises start/stop so a restart never overlaps another one. */
 let lifecycle: Promise<void> = Promise.resolve();
+/** Numbers the status bar's chain look-ups, so that only the latest one is shown. */
+let chainLookups = 0;
 
 export function activate(context: vscode.ExtensionContext): void {
   ctx = context;
@@ -45,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): void {
   register('codexLsp.ask', ask);
   register('codexLsp.explain', explain);
   register('codexLsp.resetChain', resetChain);
+  register('codexLsp.showConversation', showConversation);
   register('codexLsp.setApiKey', setApiKey);
   register('codexLsp.clearApiKey', clearApiKey);
   register('codexLsp.restart', () => restart());
@@ -61,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): void {
     context.secrets.onDidChange((e) => {
       if (e.key === SECRET_KEY) void restart();
     }),
+    vscode.window.onDidChangeActiveTextEditor(() => refreshChain()),
   );
 
   void restart();
@@ -183,8 +196,10 @@ async function startClient(): Promise<void> {
         try {
           const result = await c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args });
           noteResult(result as RunResult | null);
+          void refreshChain();
           return result;
         } catch (e) {
+          void refreshChain();
           noteError(command, e);
           if (!(e instanceof ResponseError)) {
             void vscode.window.showErrorMessage(`Codex: ${command} failed: ${errorText(e)}`, 'Show Log').then(
@@ -208,6 +223,7 @@ async function startClient(): Promise<void> {
     } else if (e.newState === State.Running) {
       status.setOn();
       status.clearError();
+      void refreshChain(); // also after a crash restart: chains outlive the server
     } else if (e.newState === State.Stopped) {
       // Crashed; vscode-languageclient restarts it a few times, and gives up after 5 crashes in 3 minutes.
       status.reset();
@@ -223,6 +239,7 @@ async function startClient(): Promise<void> {
   try {
     await c.start();
     status.setOn();
+    void refreshChain();
     output.appendLine(`[codex] server started: ${command}${key ? ' (API key from Codex: Set API Key)' : ''}`);
   } catch (e) {
     const msg = `Codex: the language server "${command}" failed to start: ${errorText(e)}`;
@@ -317,6 +334,7 @@ async function ask(): Promise<void> {
     instruction,
   });
   noteResult(result ?? null);
+  void refreshChain();
 }
 
 async function explain(): Promise<void> {
@@ -332,6 +350,7 @@ async function explain(): Promise<void> {
     // The server shows the answer itself (showMessage / showDocument); keep a copy in the log.
     output.appendLine(`[codex] explanation of ${vscode.workspace.asRelativePath(editor.document.uri)}:\n${result.text}\n`);
   }
+  void refreshChain();
 }
 
 async function resetChain(): Promise<void> {
@@ -339,7 +358,11 @@ async function resetChain(): Promise<void> {
   if (!editor) return;
   const c = runningClient();
   if (!c) return;
-  const uri = c.code2ProtocolConverter.asUri(editor.document.uri);
+  await resetChainOf(c, editor.document.uri);
+}
+
+async function resetChainOf(c: LanguageClient, file: vscode.Uri): Promise<void> {
+  const uri = c.code2ProtocolConverter.asUri(file);
   const ok = await c
     .sendRequest(ExecuteCommandRequest.type, { command: 'codex.resetChain', arguments: [{ uri }] })
     .then(
@@ -349,11 +372,73 @@ async function resetChain(): Promise<void> {
         return false;
       },
     );
+  await refreshChain();
   if (ok) {
-    void vscode.window.showInformationMessage(
-      `Codex: the conversation for ${vscode.workspace.asRelativePath(editor.document.uri)} starts afresh.`,
-    );
+    void vscode.window.showInformationMessage(`Codex: the conversation for ${vscode.workspace.asRelativePath(file)} starts afresh.`);
   }
+}
+
+const RESET = 'Reset Conversation';
+
+/** The active file's chain (`codex.chainInfo`) in a modal dialog, with a button that resets it. */
+async function showConversation(): Promise<void> {
+  const editor = activeEditor();
+  if (!editor) return;
+  const c = runningClient();
+  if (!c) return;
+  const file = editor.document.uri;
+  const name = vscode.workspace.asRelativePath(file);
+  const info = await execute<ChainInfo | null>(c, 'codex.chainInfo', { uri: c.code2ProtocolConverter.asUri(file) });
+  if (info === undefined) return; // failed: the server has said why
+  if (vscode.window.activeTextEditor?.document.uri.toString() === file.toString()) {
+    status.setChain(chainOf(file, info));
+  }
+  if (info === null) {
+    void vscode.window.showInformationMessage(`Codex: ${name} has no conversation yet; the next Codex action on it starts one.`);
+    return;
+  }
+  const choice = await vscode.window.showInformationMessage(
+    `Codex: the conversation for ${name}`,
+    {
+      modal: true,
+      detail:
+        `${turns(info.turns)}, last response ${info.responseId}.\n` +
+        'The next Codex action on this file continues it. Reset it to start afresh.',
+    },
+    RESET,
+  );
+  if (choice === RESET) await resetChainOf(c, file);
+}
+
+/** What the status bar shows for `file`'s chain. */
+function chainOf(file: vscode.Uri, info: ChainInfo | null): Chain {
+  return { file: vscode.workspace.asRelativePath(file), turns: info?.turns ?? 0, responseId: info?.responseId };
+}
+
+/**
+ * Show the active file's chain length in the status bar (after an editor change, an action, a reset, a start).
+ * Quiet: a failed look-up only clears it and leaves a line in the log.
+ */
+async function refreshChain(): Promise<void> {
+  const n = ++chainLookups;
+  const c = client;
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc && !SCHEMES.has(doc.uri.scheme)) return; // an output channel or the like: keep the file's
+  if (!c || !c.isRunning() || !doc) {
+    status.setChain(undefined);
+    return;
+  }
+  let chain: Chain | undefined;
+  try {
+    const info = await c.sendRequest(ExecuteCommandRequest.type, {
+      command: 'codex.chainInfo',
+      arguments: [{ uri: c.code2ProtocolConverter.asUri(doc.uri) }],
+    });
+    chain = chainOf(doc.uri, info as ChainInfo | null);
+  } catch (e) {
+    output.appendLine(`[codex] codex.chainInfo failed: ${errorText(e)}`);
+  }
+  if (n === chainLookups && client === c) status.setChain(chain);
 }
 
 async function setApiKey(): Promise<void> {

@@ -3,6 +3,15 @@ import type { ProgressToken, WorkDoneProgressBegin, WorkDoneProgressEnd, WorkDon
 
 type Progress = WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd;
 
+/** The active file's conversation with the model (`codex.chainInfo`). */
+export interface Chain {
+  /** The file, as shown to the user (workspace-relative). */
+  file: string;
+  /** Turns so far; 0 when the file has no conversation. */
+  turns: number;
+  responseId?: string;
+}
+
 interface Work {
   title: string;
   message?: string;
@@ -13,6 +22,7 @@ interface Work {
 /**
  * The status bar item: idle / working (driven by the server's `$/progress`) / error / off.
  * While working, clicking it cancels the server's requests (`window/workDoneProgress/cancel`).
+ * When idle it shows the active file's conversation length; clicking it shows the conversation.
  */
 export class Status implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
@@ -20,6 +30,7 @@ export class Status implements vscode.Disposable {
   private error: { message: string; fix?: { command: string; hint: string } } | undefined;
   private off: { text: string; tooltip: string; command?: string } | undefined;
   private starting = true; // until the extension decides (start, untrusted, missing binary)
+  private chain: Chain | undefined;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('codexLsp.status', vscode.StatusBarAlignment.Right, 100);
@@ -92,9 +103,16 @@ export class Status implements vscode.Disposable {
     this.render();
   }
 
-  /** The server stopped: its progress will never end. */
+  /** The active file's conversation; undefined: no file, or not known (server not running). */
+  setChain(chain: Chain | undefined): void {
+    this.chain = chain;
+    this.render();
+  }
+
+  /** The server stopped: its progress will never end, and what it knew of the chains is gone with it. */
   reset(): void {
     this.work.clear();
+    this.chain = undefined;
     this.render();
   }
 
@@ -133,6 +151,14 @@ export class Status implements vscode.Disposable {
       item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
       return;
     }
+    const chain = this.chain;
+    if (chain) {
+      item.text = `$(sparkle) Codex $(comment-discussion) ${chain.turns}`;
+      const last = chain.responseId ? `, last response ${chain.responseId}` : '';
+      item.tooltip = `Codex: idle. ${chain.file}: ${turns(chain.turns)} in its conversation${last}. Click to show the conversation.`;
+      item.command = 'codexLsp.showConversation';
+      return;
+    }
     item.text = '$(sparkle) Codex';
     item.tooltip = 'Codex: idle. Select code and press Ctrl+. for Codex actions. Click to show the log.';
     item.command = 'codexLsp.showLog';
@@ -141,4 +167,9 @@ export class Status implements vscode.Disposable {
   dispose(): void {
     this.item.dispose();
   }
+}
+
+/** "1 turn", "3 turns". */
+export function turns(n: number): string {
+  return `${n} turn${n === 1 ? '' : 's'}`;
 }

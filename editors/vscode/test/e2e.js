@@ -9,8 +9,11 @@
 //   E2E_FAKE_LOG         the fake Responses server's request log (JSON lines)
 //   E2E_ARTIFACTS        where screenshots go on failure
 //   E2E_SUMMARY          file that gets the "N passed, N failed" line
+//   E2E_VSIX             the packaged .vsix
+//   E2E_EXTENSIONS       code-server's extensions directory it was installed into
 'use strict';
 
+const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 const { chromium } = require(process.env.PLAYWRIGHT_CORE_DIR);
@@ -22,8 +25,13 @@ const FILE = path.join(WS, REL);
 const FAKE_LOG = process.env.E2E_FAKE_LOG;
 const ARTIFACTS = process.env.E2E_ARTIFACTS;
 const SUMMARY = process.env.E2E_SUMMARY;
+const VSIX = process.env.E2E_VSIX;
+const EXTENSIONS = process.env.E2E_EXTENSIONS;
+const STATUS = '[id="codex-lsp.codex-lsp.codexLsp.status"]';
 
-const TESTS = 4;
+const TESTS = 9;
+/** The file's conversation as the actions so far made it: each applied or answered action adds a turn. */
+const chain = { turns: 0, last: undefined };
 const t0 = Date.now();
 const log = (...a) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 
@@ -137,7 +145,77 @@ async function saveAndCheck(page, expected, what) {
   });
 }
 
+/** The status bar item's chain count ("Codex 3": the sparkle and comment icons render without text). */
+async function statusState(page) {
+  const item = page.locator(STATUS);
+  const text = (await item.innerText({ timeout: 1000 })).replace(/\s+/g, ' ').trim();
+  const label = (await item.getAttribute('aria-label', { timeout: 1000 })) ?? '';
+  const m = /^Codex (\d+)$/.exec(text);
+  return { text, label, turns: m ? Number(m[1]) : undefined };
+}
+
+/** Wait until the status bar shows `turns` for the file named `file` (and `more` in its tooltip). */
+async function waitForTurns(page, turns, file, more = '') {
+  const want = `${file}: ${turns} turn${turns === 1 ? '' : 's'} in its conversation${more}`;
+  let last;
+  await waitFor(`the status bar to show ${turns} (tooltip "${want}")`, async () => {
+    last = await statusState(page);
+    return last.turns === turns && last.label.includes(want);
+  }, 15000).catch((e) => {
+    throw new Error(`${e.message}; it shows ${JSON.stringify(last)}`);
+  });
+}
+
+/** Bring the source file's tab to the front (Quick Open would also offer the explanation's src_calc.py.md). */
+async function frontSourceFile(page) {
+  const tab = `.tab[data-resource-name="${path.basename(REL)}"]`;
+  await waitFor(`the ${path.basename(REL)} tab in front`, async () => {
+    if (await page.locator(`${tab}.active`).count()) return true;
+    await page.locator(tab).first().click({ timeout: 2000 });
+    return false;
+  }, 10000, 300);
+}
+
+async function toastTexts(page) {
+  return page.locator('.notifications-toasts .notification-list-item-message').allInnerTexts();
+}
+
+/** The names in a zip file (python3 is there: run.sh serves the fake with it). */
+function zipNames(file) {
+  const py = 'import sys, zipfile; print("\\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))';
+  return execFileSync('python3', ['-c', py, file], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+/** Every file under `dir`, relative, with `/`. */
+function walk(dir, rel = '') {
+  return fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    return e.isDirectory() ? [`${r}/`, ...walk(dir, r)] : [r];
+  });
+}
+
+/** Throws unless `names` hold exactly one JavaScript file, `${prefix}out/extension.js`, and no node_modules. */
+function checkBundle(what, names, prefix) {
+  const modules = names.filter((n) => n.split('/').includes('node_modules'));
+  if (modules.length) throw new Error(`${what} has ${modules.length} node_modules entries, e.g. ${modules.slice(0, 3).join(', ')}`);
+  const js = names.filter((n) => /\.[cm]?js$/.test(n));
+  if (js.length !== 1 || js[0] !== `${prefix}out/extension.js`) {
+    throw new Error(`${what} should hold exactly one JavaScript file, ${prefix}out/extension.js; it holds ${js.length}: ${js.slice(0, 5).join(', ')}`);
+  }
+}
+
 // ------------------------------------------------------------------ tests
+
+async function testBundle() {
+  const names = zipNames(VSIX);
+  checkBundle(`the .vsix (${names.length} entries)`, names, 'extension/');
+  const pkg = JSON.parse(execFileSync('unzip', ['-p', VSIX, 'extension/package.json'], { encoding: 'utf8' }));
+  if (path.posix.normalize(pkg.main) !== 'out/extension.js') throw new Error(`package.json "main" is ${pkg.main}`);
+  // The extension that runs in the workbench is that .vsix, installed (the only one in the profile).
+  const dirs = fs.readdirSync(EXTENSIONS).filter((d) => d.startsWith('codex-lsp.codex-lsp-'));
+  if (dirs.length !== 1) throw new Error(`expected one installed codex-lsp extension in ${EXTENSIONS}, found ${JSON.stringify(dirs)}`);
+  checkBundle(`the installed extension ${dirs[0]}`, walk(path.join(EXTENSIONS, dirs[0])), '');
+}
 
 async function testRefactor(page) {
   const before = readDisk();
@@ -161,6 +239,13 @@ async function testRefactor(page) {
   // run.sh sets codex.reasoningEffort = "low" in the user settings: the extension forwarded it.
   const effort = reqs[0].body?.reasoning?.effort;
   if (effort !== 'low') throw new Error(`codex.reasoningEffort did not reach the server: reasoning.effort = ${effort}`);
+  chain.turns++;
+  chain.last = `resp_${reqs[0].n}`;
+}
+
+async function testStatusTurns(page) {
+  // The fake numbers its responses resp_<n>: the refactor's is the file's chain head.
+  await waitForTurns(page, chain.turns, REL, `, last response ${chain.last}`);
 }
 
 async function testAsk(page) {
@@ -189,6 +274,8 @@ async function testAsk(page) {
   // The file's conversation continues from the refactor's response (the fake numbers them resp_<n>).
   const prev = reqs[0].body?.previous_response_id;
   if (!prev) throw new Error('Ask did not continue the file\'s chain (no previous_response_id)');
+  chain.turns++;
+  chain.last = `resp_${reqs[0].n}`;
 }
 
 async function testExplain(page) {
@@ -213,6 +300,17 @@ async function testExplain(page) {
   const reqs = fakeRequests().slice(nBefore);
   if (reqs.length !== 1) throw new Error(`expected 1 request to the fake Responses server, saw ${reqs.length}`);
   if (readDisk() !== before) throw new Error('Explain changed the file');
+  chain.turns++; // an answered explain is a turn too
+  chain.last = `resp_${reqs[0].n}`;
+}
+
+async function testStatusFollowsEditor(page) {
+  // Explain left its Markdown answer in front: a file of its own, with no conversation.
+  const name = await page.locator('.tab.active').first().getAttribute('data-resource-name');
+  if (!name?.endsWith('.md')) throw new Error(`expected the explanation in front, the active tab is ${name}`);
+  await waitForTurns(page, 0, name);
+  await frontSourceFile(page);
+  await waitForTurns(page, chain.turns, REL, `, last response ${chain.last}`);
 }
 
 async function testCancel(page) {
@@ -220,14 +318,9 @@ async function testCancel(page) {
   // the status bar item cancels it (window/workDoneProgress/cancel). Nothing may be applied.
   const before = readDisk();
   const nBefore = fakeRequests().length;
-  const item = page.locator('[id="codex-lsp.codex-lsp.codexLsp.status"]');
-  // Explain left its Markdown answer in front (and Quick Open would pick src_calc.py.md too): click the tab.
-  const tab = `.tab[data-resource-name="${path.basename(REL)}"]`;
-  await waitFor(`the ${path.basename(REL)} tab in front`, async () => {
-    if (await page.locator(`${tab}.active`).count()) return true;
-    await page.locator(tab).first().click({ timeout: 2000 });
-    return false;
-  }, 10000, 300);
+  const item = page.locator(STATUS);
+  // Explain left its Markdown answer in front: bring the file back.
+  await frontSourceFile(page);
   await selectLines(page, 0, 2);
   await runCodeAction(page, 'Codex: Document');
   await waitFor('the status bar item to show the work (click to cancel)', async () =>
@@ -241,6 +334,48 @@ async function testCancel(page) {
   if (readDisk() !== before) throw new Error('the file changed after a cancelled request');
   const n = fakeRequests().length - nBefore;
   if (n !== 1) throw new Error(`expected exactly 1 request (no retry after the cancel), saw ${n}`);
+}
+
+/** Run "Codex: Show Conversation" and return its dialog (it has a conversation to show). */
+async function openConversation(page) {
+  await frontSourceFile(page);
+  await runPaletteCommand(page, 'Codex: Show Conversation');
+  const dialog = page.locator('.monaco-dialog-box').first();
+  await dialog.waitFor({ state: 'visible', timeout: 15000 });
+  return dialog;
+}
+
+async function testShowConversation(page) {
+  const nBefore = fakeRequests().length;
+  const dialog = await openConversation(page);
+  const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+  for (const want of [`the conversation for ${REL}`, `${chain.turns} turns, last response ${chain.last}.`]) {
+    if (!text.includes(want)) throw new Error(`the dialog does not say "${want}": ${JSON.stringify(text)}`);
+  }
+  if (!(await dialog.getByRole('button', { name: 'Reset Conversation' }).count())) throw new Error('no Reset Conversation button');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden', timeout: 5000 });
+  // Dismissed: the conversation is as it was, and looking at it asked the model nothing.
+  await waitForTurns(page, chain.turns, REL, `, last response ${chain.last}`);
+  if (fakeRequests().length !== nBefore) throw new Error('Show Conversation sent a request to the model');
+}
+
+async function testResetFromConversation(page) {
+  const nBefore = fakeRequests().length;
+  const dialog = await openConversation(page);
+  await dialog.getByRole('button', { name: 'Reset Conversation' }).click();
+  await dialog.waitFor({ state: 'hidden', timeout: 5000 });
+  chain.turns = 0;
+  chain.last = undefined;
+  await waitForTurns(page, 0, REL);
+  await waitFor('the "starts afresh" notification', async () =>
+    (await toastTexts(page)).some((t) => t.includes(`the conversation for ${REL} starts afresh`)), 10000);
+  // The server forgot it: Show Conversation now has nothing to show.
+  await runPaletteCommand(page, 'Codex: Show Conversation');
+  await waitFor('"no conversation yet" from Show Conversation', async () =>
+    (await toastTexts(page)).some((t) => t.includes(`${REL} has no conversation yet`)), 10000);
+  if (await page.locator('.monaco-dialog-box').count()) throw new Error('a dialog for a file without a conversation');
+  if (fakeRequests().length !== nBefore) throw new Error('the reset sent a request to the model');
 }
 
 // ------------------------------------------------------------------ main
@@ -274,7 +409,7 @@ async function main() {
     await openFile(page);
     log('editor open');
     // The extension's status bar item says "idle" once the server has answered `initialize`.
-    const item = page.locator('[id="codex-lsp.codex-lsp.codexLsp.status"]');
+    const item = page.locator(STATUS);
     const state = await waitFor('the Codex status bar item to say the server is up', async () => {
       const label = (await item.getAttribute('aria-label', { timeout: 1000 })) ?? '';
       if (label.includes('Codex: idle')) return 'up';
@@ -288,10 +423,15 @@ async function main() {
     log('server up');
 
     for (const [name, fn] of [
+      ['the installed extension is the packaged .vsix: one JavaScript file (the bundle), no node_modules', testBundle],
       ['code action "Codex: Refactor" (Ctrl+.) rewrites the selection and the file is saved', testRefactor],
+      ['the status bar shows the file\'s conversation: 1 turn after the refactor', testStatusTurns],
       ['"Codex: Ask…" from the command palette rewrites the selection with the instruction', testAsk],
       ['"Codex: Explain Selection" shows the answer and leaves the file alone', testExplain],
+      ['the status bar follows the active editor: 0 turns for the explanation, 3 back in the file', testStatusFollowsEditor],
       ['clicking the status bar item while the model works cancels the request; nothing is applied', testCancel],
+      ['"Codex: Show Conversation" shows the file\'s turns and last response id', testShowConversation],
+      ['its "Reset Conversation" button resets the file\'s conversation: the status bar shows 0', testResetFromConversation],
     ]) {
       const start = Date.now();
       try {

@@ -4,9 +4,10 @@
 #   CODEX_LSP_BIN=/path/to/codex-lsp editors/vscode/test/run.sh
 #   (E2E_KEEP=1 keeps the temp dir: logs, profile, workspace)
 #
-# Needs what test/install.sh installs (same CODEX_VSCODE_TEST_HOME). Builds and packages the extension, installs
-# the .vsix into a throwaway code-server profile, serves a fake Responses API (editors/testing/fake_responses.py),
-# and drives the workbench with playwright-core (test/e2e.js). The last line is "N passed, N failed".
+# Needs what test/install.sh installs (same CODEX_VSCODE_TEST_HOME). Builds and packages the extension with
+# `npm run package` (one esbuild bundle, no node_modules), installs that .vsix into a throwaway code-server
+# profile, serves a fake Responses API (editors/testing/fake_responses.py), and drives the workbench with
+# playwright-core (test/e2e.js). The last line is "N passed, N failed".
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,7 +16,7 @@ REPO="$(cd "$EXT/../.." && pwd)"
 ROOT="${CODEX_VSCODE_TEST_HOME:-/opt/codex-vscode-test}"
 CODE_SERVER="$ROOT/code-server/node_modules/.bin/code-server"
 PLAYWRIGHT_CORE_DIR="$ROOT/playwright/node_modules/playwright-core"
-TOTAL=4 # tests in e2e.js
+TOTAL=9 # tests in e2e.js
 
 t_start=$(date +%s)
 log() { printf '[run %3ss] %s\n' "$(( $(date +%s) - t_start ))" "$*"; }
@@ -61,11 +62,10 @@ t=$(date +%s)
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error >"$TMP/npm-ci.log" 2>&1 || { cat "$TMP/npm-ci.log"; die "npm ci failed"; }
 fi
-npm run --silent compile >"$TMP/tsc.log" 2>&1 || { cat "$TMP/tsc.log"; die "tsc failed"; }
 VSIX="$TMP/codex-lsp.vsix"
-npx --no-install vsce package --allow-missing-repository --skip-license -o "$VSIX" >"$TMP/vsce.log" 2>&1 \
-  || { cat "$TMP/vsce.log"; die "vsce package failed"; }
-log "extension built and packaged in $(( $(date +%s) - t )) s"
+# The package script runs vscode:prepublish first: tsc type-checks, esbuild bundles out/extension.js.
+npm run --silent package -- -o "$VSIX" >"$TMP/vsce.log" 2>&1 || { cat "$TMP/vsce.log"; die "npm run package failed"; }
+log "extension built and packaged in $(( $(date +%s) - t )) s: $(wc -c <"$VSIX") bytes"
 
 # --- isolated code-server profile ----------------------------------------------------------------------------
 export HOME="$TMP/home" XDG_CONFIG_HOME="$TMP/home/.config" XDG_DATA_HOME="$TMP/home/.local/share" \
@@ -156,6 +156,7 @@ log "code-server on 127.0.0.1:$PORT"
 t=$(date +%s)
 PLAYWRIGHT_CORE_DIR="$PLAYWRIGHT_CORE_DIR" E2E_URL="http://127.0.0.1:$PORT" E2E_WORKSPACE="$WS" E2E_FILE="src/calc.py" \
 E2E_FAKE_LOG="$TMP/fake.jsonl" E2E_ARTIFACTS="$ARTIFACTS" E2E_SUMMARY="$TMP/summary" \
+E2E_VSIX="$VSIX" E2E_EXTENSIONS="$TMP/extensions" \
   timeout 300 node "$HERE/e2e.js"
 rc=$?
 log "browser part took $(( $(date +%s) - t )) s (exit $rc)"
