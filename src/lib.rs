@@ -8,6 +8,7 @@ pub mod disk;
 pub mod document;
 pub mod logging;
 pub mod lsp;
+pub mod memory;
 pub mod openai;
 pub mod settings;
 pub mod store;

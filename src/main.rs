@@ -118,6 +118,7 @@ fn doctor() -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    codex_lsp::memory::tune_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("--stdio") => {

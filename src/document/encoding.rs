@@ -3,7 +3,7 @@
 //! the line end means the line end (LSP 3.17), and a column inside a multi-byte
 //! character (UTF-8) or a surrogate pair (UTF-16) snaps to a character boundary.
 
-use ropey::Rope;
+use ropey::{Rope, RopeSlice};
 
 /// The unit in which `Position::character` counts, negotiated once at `initialize`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -74,15 +74,14 @@ pub enum PositionError {
     LineOutOfRange { line: u32, lines: usize },
 }
 
-/// Number of chars in the line terminator of `line` (0, 1 for LF/CR, 2 for CRLF).
-fn terminator_len(rope: &Rope, line: usize) -> usize {
-    let slice = rope.line(line);
-    let n = slice.len_chars();
+/// Number of chars in the line terminator ending `line` (0, 1 for LF/CR, 2 for CRLF).
+fn terminator_len(line: RopeSlice<'_>) -> usize {
+    let n = line.len_chars();
     if n == 0 {
         return 0;
     }
-    match slice.char(n - 1) {
-        '\n' if n >= 2 && slice.char(n - 2) == '\r' => 2,
+    match line.char(n - 1) {
+        '\n' if n >= 2 && line.char(n - 2) == '\r' => 2,
         '\n' | '\r' => 1,
         _ => 0,
     }
@@ -91,8 +90,46 @@ fn terminator_len(rope: &Rope, line: usize) -> usize {
 /// Char offsets of the start of `line` and of its end (before the terminator).
 pub fn line_bounds(rope: &Rope, line: usize) -> (usize, usize) {
     let start = rope.line_to_char(line);
-    let end = start + rope.line(line).len_chars() - terminator_len(rope, line);
-    (start, end)
+    let slice = rope.line(line);
+    (start, start + slice.len_chars() - terminator_len(slice))
+}
+
+/// Columns are found by walking the line from its start for up to this many chars:
+/// cheaper than the three or four lookups in the whole rope it takes otherwise, which
+/// an editor's `didChange` per keystroke would pay each time. Longer lines (minified
+/// code) use the lookups.
+const WALK_LIMIT: usize = 1024;
+
+/// The char offset of column `col` (in `enc` units) of the line starting at char
+/// `start`, found by walking its chars; `None` when the line is longer than
+/// [`WALK_LIMIT`] and the column is not within it.
+fn column_by_walk(
+    rope: &Rope,
+    start: usize,
+    col: usize,
+    enc: PositionEncoding,
+    snap: Snap,
+) -> Option<usize> {
+    let mut units = 0usize;
+    for (i, c) in rope.chars_at(start).take(WALK_LIMIT).enumerate() {
+        if units >= col || c == '\n' || c == '\r' {
+            // the column, or the end of the line (a column past it clamps there)
+            return Some(start + i);
+        }
+        let width = match enc {
+            PositionEncoding::Utf16 => c.len_utf16(),
+            PositionEncoding::Utf8 => c.len_utf8(),
+            PositionEncoding::Utf32 => 1,
+        };
+        if units + width > col {
+            // inside the character
+            return Some(start + i + usize::from(snap == Snap::Forward));
+        }
+        units += width;
+    }
+    // the end of the document within the limit, or a long line
+    let walked = rope.len_chars() - start;
+    (walked < WALK_LIMIT).then_some(start + walked)
 }
 
 /// Maps a client position to a char offset. A line past the end is an error (the
@@ -111,9 +148,25 @@ pub fn position_to_char(
             lines: rope.len_lines(),
         });
     }
-    let (start, end) = line_bounds(rope, line);
+    let start = rope.line_to_char(line);
     let col = pos.character as usize;
-    let offset = match enc {
+    if let Some(offset) = column_by_walk(rope, start, col, enc, snap) {
+        return Ok(offset);
+    }
+    let (start, end) = line_bounds(rope, line);
+    Ok(column_by_lookup(rope, (start, end), col, enc, snap))
+}
+
+/// The char offset of column `col` of the line spanning chars `start..end`, found by
+/// unit lookups in the whole rope (any line length).
+fn column_by_lookup(
+    rope: &Rope,
+    (start, end): (usize, usize),
+    col: usize,
+    enc: PositionEncoding,
+    snap: Snap,
+) -> usize {
+    match enc {
         PositionEncoding::Utf32 => start + col.min(end - start),
         PositionEncoding::Utf16 => {
             let base = rope.char_to_utf16_cu(start);
@@ -145,8 +198,7 @@ pub fn position_to_char(
                 }
             }
         }
-    };
-    Ok(offset)
+    }
 }
 
 /// Like [`position_to_char`], but a line past the end means the end of the document.
@@ -288,5 +340,36 @@ mod tests {
             position_to_char(&rope, end, Utf8, Snap::Back).unwrap(),
             1 << 19
         );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_walk_is_looked_up() {
+        let long = format!("{}😀end\nnext", "é".repeat(WALK_LIMIT + 5));
+        let rope = Rope::from_str(&long);
+        let at = |col, enc| position_to_char(&rope, p(0, col), enc, Snap::Back).unwrap();
+        assert_eq!(at(3, Utf16), 3);
+        assert_eq!(at(WALK_LIMIT as u32 + 7, Utf16), WALK_LIMIT + 6);
+        assert_eq!(at(2 * (WALK_LIMIT as u32 + 5) + 4, Utf8), WALK_LIMIT + 6);
+        assert_eq!(at(u32::MAX, Utf32), WALK_LIMIT + 9);
+        assert!(column_by_walk(&rope, 0, WALK_LIMIT + 2, Utf32, Snap::Back).is_none());
+    }
+
+    #[test]
+    fn walking_a_line_agrees_with_lookups_in_the_rope() {
+        let rope = Rope::from_str("ab\r\nx😀é\u{301}中\r\r\n😀😀 tail\nlast");
+        for line in 0..rope.len_lines() {
+            let (start, end) = line_bounds(&rope, line);
+            for enc in [Utf8, Utf16, Utf32] {
+                for snap in [Snap::Back, Snap::Forward] {
+                    for col in 0..30 {
+                        assert_eq!(
+                            column_by_walk(&rope, start, col, enc, snap),
+                            Some(column_by_lookup(&rope, (start, end), col, enc, snap)),
+                            "line {line} col {col} {enc:?} {snap:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -22,6 +22,7 @@ use tower_lsp_server::{Client, ExitedError};
 use super::commands::{ASK, EXPLAIN, RUN_ACTION};
 use super::execute;
 use super::from_proto;
+use super::io::text_sync::{Parsed, TextSync};
 use super::progress;
 use super::run_action::Arrival;
 use super::session::Session;
@@ -34,6 +35,9 @@ pub struct Dispatch<S> {
     inner: S,
     session: Arc<Session>,
     client: Client,
+    /// The method of the notifications standing for text sync the frame guard parsed,
+    /// and where it keeps them (see [`super::io::text_sync`]).
+    text_sync: Option<(Arc<str>, Arc<Parsed>)>,
 }
 
 impl<S> Dispatch<S> {
@@ -42,7 +46,27 @@ impl<S> Dispatch<S> {
             inner,
             session,
             client,
+            text_sync: None,
         }
+    }
+
+    /// Applies the text sync the frame guard parsed, when its stand-in arrives.
+    pub fn take_text_sync(mut self, marker: Arc<str>, parsed: Arc<Parsed>) -> Self {
+        self.text_sync = Some((marker, parsed));
+        self
+    }
+
+    /// The parsed sync message `req` stands for, if it is such a stand-in.
+    fn parsed_sync(&self, req: &Request) -> Option<Option<TextSync>> {
+        let (marker, parsed) = self.text_sync.as_ref()?;
+        if req.method() != &**marker {
+            return None;
+        }
+        let seq = req
+            .params()
+            .and_then(|p| p.get("seq"))
+            .and_then(Value::as_u64);
+        Some(seq.and_then(|seq| parsed.take(seq)))
     }
 }
 
@@ -68,6 +92,12 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        if let Some(sync) = self.parsed_sync(&req) {
+            if let Some(sync) = sync {
+                self.apply_parsed(sync);
+            }
+            return future::ready(Ok(None)).boxed();
+        }
         match req.method() {
             "textDocument/didOpen" | "textDocument/didChange" | "textDocument/didClose" => {
                 self.text_sync(&req);
@@ -151,11 +181,9 @@ impl<S> Dispatch<S> {
         }
         let docs = &self.session.docs;
         let result: Result<(), String> = match req.method() {
-            "textDocument/didOpen" => params::<DidOpenTextDocumentParams>(req).map(|p| {
-                let d = p.text_document;
-                tracing::debug!(uri = d.uri.as_str(), version = d.version, "didOpen");
-                docs.open(d.uri.as_str(), &d.text, d.version, &d.language_id);
-            }),
+            "textDocument/didOpen" => {
+                params::<DidOpenTextDocumentParams>(req).map(|p| self.did_open(p))
+            }
             "textDocument/didChange" => self.did_change(req),
             _ => params::<DidCloseTextDocumentParams>(req).and_then(|p| {
                 let uri = p.text_document.uri.as_str();
@@ -165,6 +193,30 @@ impl<S> Dispatch<S> {
         if let Err(e) = result {
             tracing::warn!(method = req.method(), "text sync: {e}");
         }
+    }
+
+    /// Text sync the frame guard parsed: what [`Dispatch::text_sync`] does with it.
+    fn apply_parsed(&self, sync: TextSync) {
+        if !self.session.is_initialized() {
+            tracing::warn!("text sync before initialize: ignored");
+            return;
+        }
+        match sync {
+            TextSync::Open(p) => self.did_open(p),
+            TextSync::Change(p) => {
+                if let Err(e) = self.apply_change(p) {
+                    tracing::warn!(method = "textDocument/didChange", "text sync: {e}");
+                }
+            }
+        }
+    }
+
+    fn did_open(&self, p: DidOpenTextDocumentParams) {
+        let d = p.text_document;
+        tracing::debug!(uri = d.uri.as_str(), version = d.version, "didOpen");
+        self.session
+            .docs
+            .open(d.uri.as_str(), &d.text, d.version, &d.language_id);
     }
 
     /// Applies one `didChange`; a change the server cannot read or apply puts the
@@ -189,6 +241,11 @@ impl<S> Dispatch<S> {
                 return Err(e);
             }
         };
+        self.apply_change(p)
+    }
+
+    fn apply_change(&self, p: DidChangeTextDocumentParams) -> Result<(), String> {
+        let docs = &self.session.docs;
         let uri = p.text_document.uri.as_str().to_owned();
         let version = p.text_document.version;
         tracing::trace!(uri, version, n = p.content_changes.len(), "didChange");

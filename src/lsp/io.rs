@@ -4,6 +4,7 @@
 //! [`Edge`], the outermost service, which answers what the framework would not.
 
 mod check;
+pub mod text_sync;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -59,6 +60,12 @@ type Fut = BoxFuture<'static, Result<Option<Response>, ExitedError>>;
 /// `$/`, so it can never be a real LSP method, and random, so a client cannot forge one.
 pub fn marker() -> Arc<str> {
     format!("$/codex-lsp/invalid-message/{:016x}", fastrand::u64(..)).into()
+}
+
+/// The method of the notifications that stand for text sync parsed by [`FrameGuard`]
+/// (see [`text_sync`]); random like [`marker`].
+pub fn text_sync_marker() -> Arc<str> {
+    format!("$/codex-lsp/text-sync/{:016x}", fastrand::u64(..)).into()
 }
 
 /// The outermost service, in front of everything the framework runs:
@@ -150,6 +157,9 @@ pub struct FrameGuard<R> {
     eof: bool,
     /// The method of the requests that carry an error to answer (see [`Edge`]).
     marker: Arc<str>,
+    /// Where sync notifications parsed here go, and the method of the notification
+    /// that stands in for each (see [`text_sync`]); `None`: all pass as they are.
+    text_sync: Option<(Arc<str>, Arc<text_sync::Parsed>)>,
 }
 
 impl<R> FrameGuard<R> {
@@ -162,7 +172,15 @@ impl<R> FrameGuard<R> {
             pending: None,
             eof: false,
             marker,
+            text_sync: None,
         }
+    }
+
+    /// Parses `didOpen`/`didChange` here, keeping them in `parsed` and passing on a
+    /// notification with method `marker` that names each.
+    pub fn parse_text_sync(mut self, marker: Arc<str>, parsed: Arc<text_sync::Parsed>) -> Self {
+        self.text_sync = Some((marker, parsed));
+        self
     }
 
     /// Drops everything before the next header name found at or after `from` (which is
@@ -204,8 +222,22 @@ impl<R> FrameGuard<R> {
                 return;
             }
             self.pending = None;
-            let verdict = check::check(&self.raw[head..head + len]);
-            pass_on(&mut self.out, &self.marker, verdict, len);
+            let body = &self.raw[head..head + len];
+            let parsed = self
+                .text_sync
+                .as_ref()
+                .and_then(|(marker, queue)| Some((marker, queue, text_sync::parse(body)?)));
+            match parsed {
+                Some((marker, queue, sync)) => {
+                    // the marker is `$/codex-lsp/text-sync/` and hex digits: no escaping
+                    let carrier = format!(
+                        r#"{{"jsonrpc":"2.0","method":"{marker}","params":{{"seq":{}}}}}"#,
+                        queue.put(sync)
+                    );
+                    push_frame(&mut self.out, carrier.as_bytes());
+                }
+                None => pass_on(&mut self.out, &self.marker, check::check(body), len),
+            }
             self.raw.drain(..head + len);
             release_spare(&mut self.raw);
         }

@@ -60,9 +60,13 @@ where
     // Not `session.jobs.all`, which `shutdown` cancels too: after `shutdown` the
     // server keeps serving (refusing requests) until `exit` or end of input.
     let stop = CancellationToken::new();
-    let service = dispatch::Dispatch::new(service, session.clone(), client);
+    let sync_marker = io::text_sync_marker();
+    let parsed = Arc::new(io::text_sync::Parsed::default());
+    let service = dispatch::Dispatch::new(service, session.clone(), client)
+        .take_text_sync(sync_marker.clone(), parsed.clone());
     let service = io::Edge::new(service, marker.clone(), stop.clone());
-    let input = io::FrameGuard::new(io::EofSignal::new(input, stop.clone()), marker);
+    let input = io::FrameGuard::new(io::EofSignal::new(input, stop.clone()), marker)
+        .parse_text_sync(sync_marker, parsed);
     let server = Server::new(input, output, socket).concurrency_level(CONCURRENCY);
     let grace = async {
         stop.cancelled().await;
