@@ -20,8 +20,11 @@
 --         characterwise visual selection ("a * b" on line 6).
 -- Flow e: errors appear once: a code action and :CodexAsk the service fails (unknown model),
 --         :CodexAsk answered without code, :CodexAsk in a refused .env file.
--- Flow f: :CodexAsk on a slow answer, then :CodexCancel: cancelled, nothing applied, said once.
+-- Flow f: :CodexAsk on a slow answer; its progress message says ":CodexCancel to cancel";
+--         :CodexCancel sends window/workDoneProgress/cancel with the progress token; the
+--         server ends the progress "cancelled"; "cancelled" is said once; nothing applied.
 -- Flow g: :checkhealth codex_lsp (written to health.txt; run.sh checks it).
+-- Flow h: as f, for the code action "Codex: Refactor" (Neovim's own executeCommand).
 -- Each flow logs "FLOW x ok" or "FLOW x failed" to log.txt; exit status 0 when all ran.
 -- run.sh checks the files on disk and the requests the fake received.
 
@@ -500,30 +503,105 @@ local function requests_logged()
   return n
 end
 
-local function flow_f(bufnr)
+-- What the plugin sends: every handlers.call (request / notify / cancel_request), and
+-- every cancel it answers itself (handlers.cancelled, the $/cancelRequest path).
+local calls, self_cancelled = {}, 0
+do
+  local orig_call, orig_cancelled = handlers.call, handlers.cancelled
+  handlers.call = function(client, method, ...)
+    table.insert(calls, { method = method, args = { ... } })
+    return orig_call(client, method, ...)
+  end
+  handlers.cancelled = function(...)
+    self_cancelled = self_cancelled + 1
+    return orig_cancelled(...)
+  end
+end
+
+-- the token of the client's cancellable progress, if one is running
+local function progress_token(client_id)
+  for token, entry in pairs(handlers.state.progress[client_id] or {}) do
+    if entry.cancellable then
+      return token
+    end
+  end
+end
+
+-- Starts a slow request with `start()`, waits for its cancellable progress (whose message
+-- says how to cancel), runs :CodexCancel; checks that the cancel went to the progress token
+-- (window/workDoneProgress/cancel, no $/cancelRequest), that the server ended the progress
+-- "cancelled" and the command finished as cancelled, said once, and that nothing changed
+-- (run.sh checks the server log: cancelled through the progress token).
+local function cancel_from_progress(what, bufnr, start)
   local before = buf_text(bufnr)
+  local client = codex.get_client(bufnr)
   local n0 = requests_logged()
   local n = handlers.state.results
   mark = #seen
-  vim.cmd("6CodexAsk swap them back")
-  if not wait("the slow request to reach the fake", function()
+  handlers.state.echoed = nil
+  start()
+  if not wait("the slow request to reach the fake (" .. what .. ")", function()
     return requests_logged() > n0
   end) then
     return false
   end
+  if not wait("the progress of " .. what .. " to begin", function()
+    return progress_token(client.id) ~= nil and handlers.state.echoed ~= nil
+      and handlers.state.echoed:find(":CodexCancel", 1, true) ~= nil
+  end) then
+    say("FAIL: last progress " .. tostring(codex.last_progress) .. ", echoed " .. tostring(handlers.state.echoed))
+    return false
+  end
+  local token = progress_token(client.id)
+  local shown = handlers.state.echoed
+  say(what .. ": progress " .. vim.inspect(token) .. " " .. tostring(codex.last_progress) .. " | echoed " .. shown)
+  if not codex.last_progress:find("(:CodexCancel to cancel)", 1, true) then
+    say("FAIL: the progress message does not say how to cancel: " .. codex.last_progress)
+    return false
+  end
+  if vim.fn.strdisplaywidth(shown) > vim.v.echospace or not shown:find("%(:CodexCancel to cancel%)$") then
+    say("FAIL: the echoed progress does not fit (" .. vim.v.echospace .. " columns) or lost its hint: " .. shown)
+    return false
+  end
+  local c0, s0 = #calls, self_cancelled
   local t = vim.loop.hrtime()
   vim.cmd("CodexCancel")
-  if not wait("the cancelled request to answer", function()
+  local sent = {}
+  for i = c0 + 1, #calls do
+    table.insert(sent, calls[i])
+  end
+  if #sent ~= 1 or sent[1].method ~= "notify" or sent[1].args[1] ~= "window/workDoneProgress/cancel"
+    or not vim.deep_equal(sent[1].args[2], { token = token }) then
+    say("FAIL: :CodexCancel sent " .. vim.inspect(sent) .. ", expected window/workDoneProgress/cancel of " .. vim.inspect(token))
+    return false
+  end
+  if not wait("the cancelled request to answer (" .. what .. ")", function()
     return handlers.state.results > n
   end) then
     return false
   end
   local ms = (vim.loop.hrtime() - t) / 1e6
-  say(string.format("cancelled answer after %.0f ms", ms))
+  say(string.format("%s: cancelled answer after %.0f ms", what, ms))
+  if not wait("the progress to end (" .. what .. ")", function()
+    return progress_token(client.id) == nil
+  end) then
+    return false
+  end
   vim.wait(400, function()
     return false
   end, 20)
-  if not expect_once(":CodexCancel", handlers.state.last, "cancelled", "codex: cancelled") then
+  local last = handlers.state.last
+  if not expect_once(what, last, "cancelled", "codex: cancelled") then
+    return false
+  end
+  -- finished by the server's report (the progress ended "cancelled"; its RequestCancelled
+  -- answer is dropped by Neovim), not by the $/cancelRequest path
+  if self_cancelled ~= s0 then
+    say("FAIL: the command was finished by the $/cancelRequest path")
+    return false
+  end
+  if not codex.last_progress:find(": cancelled$") then
+    say("FAIL: the progress did not end \"cancelled\": " .. tostring(codex.last_progress))
     return false
   end
   if ms > 4000 then
@@ -537,7 +615,26 @@ local function flow_f(bufnr)
     say("FAIL: a cancelled request changed the buffer")
     return false
   end
+  return true
+end
+
+local function flow_f(bufnr)
+  if not cancel_from_progress(":CodexAsk", bufnr, function()
+    vim.cmd("6CodexAsk swap them back")
+  end) then
+    return false
+  end
   say("flow f done")
+  return true
+end
+
+local function flow_h(bufnr)
+  if not cancel_from_progress("code action", bufnr, function()
+    code_action(bufnr, "Codex: Refactor", { 6, 0 }, { 7, 4 })
+  end) then
+    return false
+  end
+  say("flow h done")
   return true
 end
 
@@ -585,6 +682,7 @@ local function run()
     { "e", flow_e },
     { "f", flow_f },
     { "g", flow_g },
+    { "h", flow_h },
   }) do
     local ok, res = pcall(flow[2], bufnr)
     if not ok then
@@ -593,7 +691,7 @@ local function run()
     ok = ok and res
     say(ok and ("FLOW " .. flow[1] .. " ok") or ("FLOW " .. flow[1] .. " failed"))
     all = all and ok
-    if flow[1] == "b" or flow[1] == "d" then
+    if flow[1] == "b" or flow[1] == "d" or flow[1] == "f" then
       copy_file(file, out_dir .. "/after_" .. flow[1])
     end
   end

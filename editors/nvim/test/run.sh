@@ -15,8 +15,11 @@
 #                                                         (request 5, no previous_response_id)
 #   e) errors shown once: a code action and :CodexAsk answered "unknown model" (requests 6, 7),
 #      :CodexAsk answered without code (request 8), :CodexAsk in a refused .env (no request)
-#   f) :CodexAsk on a slow answer, then :CodexCancel      (request 9, answered only after 8 s)
+#   f) :CodexAsk on a slow answer, its progress says ":CodexCancel to cancel", :CodexCancel
+#      cancels it through the progress token             (request 9, answered only after 8 s)
 #   g) :checkhealth codex_lsp (its `codex-lsp doctor` is request 10); health.txt is checked here
+#   h) as f, for the code action "Codex: Refactor"        (request 11, answered after 8 s); the
+#      server log must show both cancels arriving through their progress tokens
 # and checks the file on disk after each flow and the requests the fake received.
 # nvim 0.7 runs with the setting stream = false (JSON answers), 0.11 with SSE streaming.
 # Overrides: NVIM07 / NVIM011 (nvim binaries), CODEX_TEST_TIMEOUT_MS (per wait, default 20000),
@@ -59,7 +62,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-FLOWS="a b c d e f g"
+FLOWS="a b c d e f g h"
 PASSED=0
 FAILED=0
 pass() { echo "PASS $1"; PASSED=$((PASSED + 1)); }
@@ -151,6 +154,7 @@ expect = [
     ("e", "resp_5", True, True),
     ("f", "resp_5", True, True),
     ("g", None, False, False),  # codex-lsp doctor: the environment's settings
+    ("h", "resp_5", True, True),
 ]
 for i, (flow, prev, tool, check_stream) in enumerate(expect):
     if i >= len(reqs):
@@ -172,7 +176,7 @@ for i, (flow, prev, tool, check_stream) in enumerate(expect):
     if tool and "replace_selection" not in names:
         print(f"{flow} request {i + 1} offers tools {names}, expected replace_selection")
 if len(reqs) > len(expect):
-    print(f"g the fake got {len(reqs)} requests, expected {len(expect)}")
+    print(f"h the fake got {len(reqs)} requests, expected {len(expect)}")
 EOF
 }
 
@@ -225,7 +229,8 @@ run_version() {
  {"status": 400, "message": "The model `nope` does not exist, really.", "errorCode": "model_not_found"},
  {"text": "I would rather not."},
  {"code": "a * b", "delay": 8},
- {"text": "ok"}]
+ {"text": "ok"},
+ {"code": "    a * b\n    // not applied\n", "delay": 8}]
 EOF
   python3 "$FAKE" --port-file "$dir/port" --replies "$dir/replies.json" --log "$dir/requests.jsonl" \
     2>"$dir/fake.stderr" &
@@ -286,11 +291,18 @@ EOF
   flow_result c ":CodexExplain in a floating window, chained on b" "" ""
   flow_result d ":CodexReset, then :'<,'>CodexAsk on a charwise selection" "$dir/out/after_d" "$EXPECTED_D"
   flow_result e "errors shown once (unknown model, no code, refused .env)" "" ""
-  flow_result f ":CodexCancel of a slow :CodexAsk" "$dir/ws/src/lib.rs" "$EXPECTED_D"
+  flow_result f ":CodexCancel of a slow :CodexAsk, through its progress" "$dir/out/after_f" "$EXPECTED_D"
   local hp
   hp=$(check_health "$dir/out/health.txt" "$port")
   [ -z "$hp" ] || problems=$(printf '%s\n%s\n' "$problems" "$(printf '%s\n' "$hp" | sed 's/^/g /')")
   flow_result g ":checkhealth codex_lsp" "" ""
+  local cancels
+  cancels=$(grep -c "cancelled job from its progress" "$dir/server.log" 2>/dev/null)
+  if [ "${cancels:-0}" != 2 ]; then
+    problems=$(printf '%s\nh the server log shows %s jobs cancelled from their progress, expected 2 (f and h)\n' \
+      "$problems" "${cancels:-0}")
+  fi
+  flow_result h ":CodexCancel of a slow code action, through its progress" "$dir/ws/src/lib.rs" "$EXPECTED_D"
   [ $rc -eq 0 ] || show_log=1
   if [ $show_log = 1 ]; then
     echo "   --- nvim test log ($dir/out/log.txt)"

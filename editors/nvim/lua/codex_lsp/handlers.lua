@@ -18,8 +18,10 @@ M.state = {
   doc_shown = false,
   -- messages displayed (progress `end` echoes give way to them)
   shown_seq = 0,
-  -- active progress tokens: progress[client_id][token] = title
+  -- active progress: progress[client_id][token] = { title, seq, cancellable }
   progress = {},
+  -- the last progress line echoed in the command line
+  echoed = nil,
   -- the last command outcome: { err, result, command }, and how many there were
   last = nil,
   results = 0,
@@ -36,28 +38,70 @@ end
 
 -- the plugin's own requests still running: finishers[client_id][request_id] = finish(err, result, ctx)
 local finishers = {}
+-- the work-done tokens the plugin's own requests carry: own_tokens[client_id][token] = request_id
+local own_tokens = {}
+-- progress :CodexCancel asked the server to cancel: cancelling[client_id][token] = true
+local cancelling = {}
 
-function M.track(client_id, request_id, finish)
+function M.track(client_id, request_id, finish, token)
   finishers[client_id] = finishers[client_id] or {}
   finishers[client_id][request_id] = finish
+  if token then
+    own_tokens[client_id] = own_tokens[client_id] or {}
+    own_tokens[client_id][token] = request_id
+  end
 end
 
 function M.untrack(client_id, request_id)
   if finishers[client_id] then
     finishers[client_id][request_id] = nil
   end
+  for token, id in pairs(own_tokens[client_id] or {}) do
+    if id == request_id then
+      own_tokens[client_id][token] = nil
+    end
+  end
+end
+
+local function cancelled_error()
+  return { code = -32800, message = "cancelled", data = { kind = "cancelled" } }
+end
+
+--- Finishes the plugin's own request as cancelled if it is still waiting; true if it was.
+local function finish_cancelled(client_id, request_id)
+  local f = finishers[client_id] and finishers[client_id][request_id]
+  if not f then
+    return false
+  end
+  finishers[client_id][request_id] = nil
+  f(cancelled_error(), nil, nil)
+  return true
 end
 
 --- Neovim drops the server's answer to a request it cancelled (RequestCancelled is
 --- muted in its RPC layer), so a cancel finishes the command here, once.
 function M.cancelled(client_id, request_id)
-  local err = { code = -32800, message = "cancelled", data = { kind = "cancelled" } }
-  local f = finishers[client_id] and finishers[client_id][request_id]
-  if f then
-    finishers[client_id][request_id] = nil
-    f(err, nil, nil)
-  else
-    M.command_done(err, nil, nil)
+  if not finish_cancelled(client_id, request_id) then
+    M.command_done(cancelled_error(), nil, nil)
+  end
+end
+
+--- :CodexCancel sent window/workDoneProgress/cancel for `token`.
+function M.cancelling(client_id, token)
+  cancelling[client_id] = cancelling[client_id] or {}
+  cancelling[client_id][token] = true
+end
+
+--- The server ended progress `token` with "cancelled": the request's answer is a
+--- RequestCancelled error, which Neovim drops (whoever cancelled it), so the command is
+--- finished here: the plugin's own request by its token, another one (a code action's)
+--- when :CodexCancel cancelled it.
+local function progress_cancelled(client_id, token)
+  local id = own_tokens[client_id] and own_tokens[client_id][token]
+  if id then
+    finish_cancelled(client_id, id)
+  elseif cancelling[client_id] and cancelling[client_id][token] then
+    M.command_done(cancelled_error(), nil, nil)
   end
 end
 
@@ -68,6 +112,17 @@ local function call(client, method, ...)
   return client[method](...)
 end
 M.call = call
+
+--- Tokens of the client's running progress that the server said it can cancel.
+function M.cancellable(client_id)
+  local tokens = {}
+  for token, entry in pairs(M.state.progress[client_id] or {}) do
+    if entry.cancellable then
+      table.insert(tokens, token)
+    end
+  end
+  return tokens
+end
 
 --- Ids of the client's workspace/executeCommand requests still waiting for an answer.
 function M.pending_commands(client)
@@ -245,13 +300,22 @@ function M.progress(err, result, ctx, cfg)
   M.state.progress[ctx.client_id] = tokens
   local key = result.token
   if v.kind == "begin" then
-    tokens[key] = { title = v.title or "codex", seq = M.state.shown_seq }
+    tokens[key] = { title = v.title or "codex", seq = M.state.shown_seq, cancellable = v.cancellable == true }
   end
   local entry = tokens[key] or { title = "codex", seq = M.state.shown_seq }
+  if v.kind == "report" and v.cancellable ~= nil then
+    entry.cancellable = v.cancellable == true
+  end
   local msg
   if v.kind == "end" then
     tokens[key] = nil
     msg = entry.title .. ": " .. (v.message or "done")
+    if v.message == "cancelled" then
+      progress_cancelled(ctx.client_id, key)
+    end
+    if cancelling[ctx.client_id] then
+      cancelling[ctx.client_id][key] = nil
+    end
   else
     msg = entry.title
     if v.percentage then
@@ -261,7 +325,9 @@ function M.progress(err, result, ctx, cfg)
       msg = msg .. " " .. v.message
     end
   end
-  require("codex_lsp").last_progress = msg
+  -- :CodexCancel sends window/workDoneProgress/cancel for this token
+  local hint = (v.kind ~= "end" and entry.cancellable) and " (:CodexCancel to cancel)" or ""
+  require("codex_lsp").last_progress = msg .. hint
   if not config().progress then
     return
   end
@@ -269,9 +335,26 @@ function M.progress(err, result, ctx, cfg)
   -- being overwritten by the end of the progress.
   vim.defer_fn(function()
     if v.kind ~= "end" or entry.seq == M.state.shown_seq then
-      pcall(vim.api.nvim_echo, { { "codex: " .. msg } }, false, {})
+      local line = M.fit_echo("codex: " .. msg, hint)
+      M.state.echoed = line
+      pcall(vim.api.nvim_echo, { { line } }, false, {})
     end
   end, v.kind == "end" and 150 or 0)
+end
+
+--- `text .. suffix`, `text` shortened (with "…") so that the line fits the command
+--- line without a hit-enter prompt; the suffix (how to cancel) is kept whole.
+function M.fit_echo(text, suffix)
+  local width = vim.fn.strdisplaywidth
+  local room = (tonumber(vim.v.echospace) or vim.o.columns - 12) - width(suffix)
+  if width(text) > room then
+    local n = vim.fn.strchars(text)
+    while n > 0 and width(vim.fn.strcharpart(text, 0, n) .. "…") > room do
+      n = n - 1
+    end
+    text = vim.fn.strcharpart(text, 0, n) .. "…"
+  end
+  return text .. suffix
 end
 
 --- The handlers table every codex-lsp client gets.

@@ -150,6 +150,8 @@ end
 -- executeCommand
 ---------------------------------------------------------------------------
 
+local next_token = 0
+
 --- Sends `workspace/executeCommand` `command` with one argument object to the
 --- buffer's codex-lsp client; calls `on_result(err, result, client)`. Failures are
 --- not echoed: the server shows them (see codex_lsp.handlers).
@@ -160,7 +162,10 @@ function M.execute(bufnr, command, args, on_result)
     notify("codex-lsp is not attached to this buffer", vim.log.levels.ERROR)
     return false
   end
-  local params = { command = command, arguments = { args } }
+  -- our own work-done token: its progress says when the server cancelled this request
+  next_token = next_token + 1
+  local token = "codex-nvim/" .. next_token
+  local params = { command = command, arguments = { args }, workDoneToken = token }
   local done, id = false, nil
   local function finish(err, result, ctx)
     if done then
@@ -178,8 +183,9 @@ function M.execute(bufnr, command, args, on_result)
   local ok
   ok, id = handlers.call(client, "request", "workspace/executeCommand", params, finish, bufnr)
   if ok and id and not done then
-    -- Neovim drops the answer to a request it cancelled: :CodexCancel finishes it
-    handlers.track(client.id, id, finish)
+    -- Neovim drops the answer to a cancelled request: the cancel (or the progress's
+    -- "cancelled" end) finishes it
+    handlers.track(client.id, id, finish, token)
   end
   return ok
 end
@@ -225,8 +231,12 @@ function M.chain(bufnr, on_done)
 end
 
 --- :CodexCancel: cancels the running Codex requests of the buffer's client (of every
---- codex-lsp client when none is attached): `$/cancelRequest` for each executeCommand
---- still waiting, else `window/workDoneProgress/cancel` for each progress still open.
+--- codex-lsp client when none is attached). Each running request reports a cancellable
+--- `$/progress`: the cancel goes to its token (`window/workDoneProgress/cancel`); the
+--- server ends the progress with "cancelled" and answers the request with a
+--- RequestCancelled error, which Neovim drops, so the progress's end finishes the command
+--- (handlers.progress; "cancelled" is said once). Requests whose progress has not begun
+--- yet (or a client without progress) get `$/cancelRequest`.
 --- Returns how many were cancelled.
 function M.cancel(bufnr)
   local clients = M.get_clients(bufnr)
@@ -235,15 +245,16 @@ function M.cancel(bufnr)
   end
   local n = 0
   for _, client in ipairs(clients) do
-    local ids = handlers.pending_commands(client)
-    for _, id in ipairs(ids) do
-      handlers.call(client, "cancel_request", id)
-      handlers.cancelled(client.id, id)
+    local tokens = handlers.cancellable(client.id)
+    for _, token in ipairs(tokens) do
+      handlers.cancelling(client.id, token)
+      handlers.call(client, "notify", "window/workDoneProgress/cancel", { token = token })
       n = n + 1
     end
-    if #ids == 0 then
-      for token in pairs(handlers.state.progress[client.id] or {}) do
-        handlers.call(client, "notify", "window/workDoneProgress/cancel", { token = token })
+    if #tokens == 0 then
+      for _, id in ipairs(handlers.pending_commands(client)) do
+        handlers.call(client, "cancel_request", id)
+        handlers.cancelled(client.id, id)
         n = n + 1
       end
     end
