@@ -554,9 +554,11 @@ fn rounds_cell(rounds: &[Round], order: bool) -> String {
     } else {
         format!("{least}–{most} of 10")
     };
-    let ordered = rounds.iter().filter(|r| r.in_order).count();
-    let order = if order {
-        format!(", in order in {ordered} of {} rounds", rounds.len())
+    // order says something only where two or more were applied
+    let several: Vec<&Round> = rounds.iter().filter(|r| r.applied >= 2).collect();
+    let ordered = several.iter().filter(|r| r.in_order).count();
+    let order = if order && !several.is_empty() {
+        format!(", in order in {ordered} of {} rounds", several.len())
     } else {
         String::new()
     };
