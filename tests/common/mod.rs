@@ -45,6 +45,10 @@ pub struct Script {
     /// Send `$/cancelRequest` for this request id when an applyEdit arrives, before
     /// applying it and replying (a cancel that comes too late).
     pub cancel_on_apply: Option<i64>,
+    /// Apply each `workspace/applyEdit` to the mirror's text. Off, only the version
+    /// moves (the `didChange` is the same): for benchmarks on large documents, where
+    /// rebuilding the mirror's text would be most of the time measured.
+    pub track_text: bool,
 }
 
 impl Default for Script {
@@ -54,6 +58,7 @@ impl Default for Script {
             question: Ok(None),
             configuration: json!([null]),
             cancel_on_apply: None,
+            track_text: true,
         }
     }
 }
@@ -74,6 +79,8 @@ struct Shared {
     stdin: tokio::sync::Mutex<Option<ChildStdin>>,
     /// When each `workspace/applyEdit` arrived (for the overhead benchmark).
     apply_arrivals: Mutex<Vec<std::time::Instant>>,
+    /// When each `workspace/applyEdit` was answered (after its `didChange`).
+    apply_replies: Mutex<Vec<std::time::Instant>>,
 }
 
 pub struct TestClient {
@@ -82,6 +89,8 @@ pub struct TestClient {
     next_id: Mutex<i64>,
     pub stderr: Arc<Mutex<String>>,
     pub dir: tempfile::TempDir,
+    /// From spawning the process to the `initialize` response.
+    pub startup: Duration,
 }
 
 #[derive(Debug)]
@@ -168,6 +177,10 @@ pub struct Options {
     pub workspace: Option<PathBuf>,
     /// Send neither `rootUri` nor `workspaceFolders` (single-file mode).
     pub no_workspace: bool,
+    /// The server binary; this package's `codex-lsp` when unset.
+    pub bin: Option<PathBuf>,
+    /// Set `CODEX_LSP_LOG_FILE` (the test's log file, read by the key audit).
+    pub log_file: bool,
 }
 
 impl Default for Options {
@@ -178,6 +191,8 @@ impl Default for Options {
             initialization_options: json!({}),
             workspace: None,
             no_workspace: false,
+            bin: None,
+            log_file: true,
         }
     }
 }
@@ -209,7 +224,11 @@ impl TestClient {
             .clone()
             .unwrap_or_else(|| dir.path().join("ws"));
         std::fs::create_dir_all(&workspace).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex-lsp"));
+        let bin = opts
+            .bin
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_codex-lsp")));
+        let mut cmd = Command::new(bin);
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -221,11 +240,16 @@ impl TestClient {
             .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .env("XDG_DATA_HOME", dir.path().join("data"))
             .env("HOME", dir.path())
-            .env("CODEX_LSP_LOG", "trace")
-            .env("CODEX_LSP_LOG_FILE", dir.path().join("server.log"));
+            .env("CODEX_LSP_LOG", "trace");
+        if opts.log_file {
+            cmd.env("CODEX_LSP_LOG_FILE", dir.path().join("server.log"));
+        } else {
+            cmd.env_remove("CODEX_LSP_LOG_FILE");
+        }
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
+        let spawned = std::time::Instant::now();
         let mut child = cmd.spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -238,6 +262,7 @@ impl TestClient {
             changed: Notify::new(),
             stdin: tokio::sync::Mutex::new(Some(stdin)),
             apply_arrivals: Mutex::default(),
+            apply_replies: Mutex::default(),
         });
         let err_buf = Arc::new(Mutex::new(String::new()));
         let eb = err_buf.clone();
@@ -250,12 +275,13 @@ impl TestClient {
             }
         });
         tokio::spawn(read_loop(BufReader::new(stdout), shared.clone()));
-        let client = Self {
+        let mut client = Self {
             child,
             shared,
             next_id: Mutex::new(0),
             stderr: err_buf,
             dir,
+            startup: Duration::ZERO,
         };
         let root = format!("file://{}", workspace.display());
         let mut params = json!({
@@ -273,6 +299,7 @@ impl TestClient {
             .request("initialize", params)
             .await
             .expect("initialize");
+        client.startup = spawned.elapsed();
         client.notify("initialized", json!({})).await;
         (client, init)
     }
@@ -373,6 +400,20 @@ impl TestClient {
 
     pub fn apply_arrivals(&self) -> Vec<std::time::Instant> {
         self.shared.apply_arrivals.lock().unwrap().clone()
+    }
+
+    /// When each `workspace/applyEdit` was answered, in the order they arrived.
+    pub fn apply_replies(&self) -> Vec<std::time::Instant> {
+        self.shared.apply_replies.lock().unwrap().clone()
+    }
+
+    /// Replaces the editor's copy of `uri` (after changes sent with `write_raw`).
+    pub fn set_mirror(&self, uri: &str, mirror: Mirror) {
+        self.shared
+            .docs
+            .lock()
+            .unwrap()
+            .insert(uri.to_owned(), mirror);
     }
 
     pub fn mirror(&self, uri: &str) -> Mirror {
@@ -568,6 +609,13 @@ async fn read_loop<R: AsyncBufReadExt + Unpin>(mut r: R, shared: Arc<Shared>) {
                     let _ = w.write_all(&frame(&out)).await;
                     let _ = w.flush().await;
                 }
+                if m == "workspace/applyEdit" {
+                    shared
+                        .apply_replies
+                        .lock()
+                        .unwrap()
+                        .push(std::time::Instant::now());
+                }
             }
             (Some(m), None) => {
                 let params = msg.get("params").cloned().unwrap_or(Value::Null);
@@ -598,7 +646,10 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            let policy = shared.script.lock().unwrap().apply.clone();
+            let (policy, track_text) = {
+                let s = shared.script.lock().unwrap();
+                (s.apply.clone(), s.track_text)
+            };
             if let ApplyPolicy::Refuse(reason) = policy {
                 return Ok(json!({"applied": false, "failureReason": reason}));
             }
@@ -626,7 +677,9 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
                         json!({"applied": false, "failureReason": "outdated workspace edit"}),
                     );
                 }
-                m.text = apply_text_edits(&m.text, &edits);
+                if track_text {
+                    m.text = apply_text_edits(&m.text, &edits);
+                }
                 m.version += 1;
                 m.version
             };
