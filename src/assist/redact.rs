@@ -345,8 +345,15 @@ impl Redactor {
                 if s > e {
                     continue;
                 }
-                pieces.push((s, e, joined.len()));
-                joined.push_str(&text[s..e]);
+                if s < e {
+                    pieces.push((s, e, joined.len()));
+                    joined.push_str(&text[s..e]);
+                }
+            }
+            // only a secret split over two literals is new here (a docstring's
+            // `""` + `"…"` + `""` is one non-empty piece)
+            if pieces.len() < 2 {
+                continue;
             }
             for (js, je, kind) in self.find_plain(&joined) {
                 let hit: Vec<(usize, usize)> = pieces
@@ -383,36 +390,78 @@ impl Redactor {
     fn find_plain(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
         let mut found: Vec<(usize, usize, usize, &'static str)> = Vec::new();
         for (priority, rule) in self.rules().iter().enumerate() {
-            for caps in rule.re.captures_iter(text) {
-                let range = match rule.take {
-                    Take::Whole => caps.get(0).map(|m| m.range()),
-                    Take::Group1 => caps.get(1).map(|m| m.range()),
-                    Take::Credential => caps
-                        .get(1)
-                        .filter(|m| looks_random(m.as_str()))
-                        .map(|m| m.range()),
-                    Take::UrlPassword => caps
-                        .get(1)
-                        .filter(|m| !is_placeholder(m.as_str()))
-                        .map(|m| m.range()),
-                    Take::Query => caps
-                        .get(1)
-                        .filter(|m| is_secret_value(m.as_str()))
-                        .map(|m| m.range()),
-                    Take::Assignment => generic_value(text, &caps),
+            for range in rule_ranges(rule, text) {
+                let range = match rule.kind {
+                    "private-key" => range.start..key_block_end(text, range),
+                    _ => range,
                 };
-                let range = match (rule.kind, range) {
-                    ("private-key", Some(r)) => Some(r.start..key_block_end(text, r)),
-                    (_, r) => r,
-                };
-                if let Some(r) = range.filter(|r| !r.is_empty()) {
-                    found.push((r.start, priority, r.end, rule.kind));
+                if !range.is_empty() {
+                    found.push((range.start, priority, range.end, rule.kind));
                 }
             }
         }
         found.sort_unstable();
         merge(found.into_iter().map(|(s, _, e, k)| (s, e, k)).collect())
     }
+}
+
+/// The ranges `rule` takes in `text`. Capture groups are resolved only where they
+/// decide something: a whole-match rule needs none, and the generic assignment rule,
+/// which matches nearly every line of code, only for a name that may be a secret's.
+fn rule_ranges(rule: &Rule, text: &str) -> Vec<std::ops::Range<usize>> {
+    let with_groups = |m: regex::Match<'_>| rule.re.captures_at(text, m.start());
+    match rule.take {
+        Take::Whole => rule.re.find_iter(text).map(|m| m.range()).collect(),
+        Take::Assignment => rule
+            .re
+            .find_iter(text)
+            .filter(|m| may_be_secret_name(m.as_str()))
+            .filter_map(|m| generic_value(text, &with_groups(m)?))
+            .collect(),
+        _ => rule
+            .re
+            .captures_iter(text)
+            .filter_map(|caps| match rule.take {
+                Take::Group1 => caps.get(1).map(|m| m.range()),
+                Take::Credential => caps
+                    .get(1)
+                    .filter(|m| looks_random(m.as_str()))
+                    .map(|m| m.range()),
+                Take::UrlPassword => caps
+                    .get(1)
+                    .filter(|m| !is_placeholder(m.as_str()))
+                    .map(|m| m.range()),
+                Take::Query => caps
+                    .get(1)
+                    .filter(|m| is_secret_value(m.as_str()))
+                    .map(|m| m.range()),
+                Take::Whole | Take::Assignment => caps.get(0).map(|m| m.range()),
+            })
+            .collect(),
+    }
+}
+
+/// Whether the name an assignment match starts with holds a stem every name
+/// [`is_secret_name`] accepts holds: a cheap test that spares resolving the groups of
+/// the many assignments that cannot be secrets.
+fn may_be_secret_name(assignment: &str) -> bool {
+    const STEMS: &[&[u8]] = &[
+        b"pass",
+        b"pwd",
+        b"secret",
+        b"token",
+        b"key",
+        b"auth",
+        b"credential",
+    ];
+    let name_len = assignment
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+        .unwrap_or(assignment.len());
+    let name = assignment.as_bytes()[..name_len].to_ascii_lowercase();
+    STEMS
+        .iter()
+        .any(|stem| name.windows(stem.len()).any(|w| w == *stem))
 }
 
 /// Sorted and disjoint: overlapping ranges become one (the earlier one's kind), so a

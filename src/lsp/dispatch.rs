@@ -56,17 +56,17 @@ impl<S> Dispatch<S> {
         self
     }
 
-    /// The parsed sync message `req` stands for, if it is such a stand-in.
-    fn parsed_sync(&self, req: &Request) -> Option<Option<TextSync>> {
+    /// The parsed sync messages `req` stands for, if it is such a stand-in.
+    fn parsed_sync(&self, req: &Request) -> Option<Vec<TextSync>> {
         let (marker, parsed) = self.text_sync.as_ref()?;
         if req.method() != &**marker {
             return None;
         }
-        let seq = req
+        let through = req
             .params()
-            .and_then(|p| p.get("seq"))
+            .and_then(|p| p.get("through"))
             .and_then(Value::as_u64);
-        Some(seq.and_then(|seq| parsed.take(seq)))
+        Some(through.map(|n| parsed.take_through(n)).unwrap_or_default())
     }
 }
 
@@ -92,8 +92,8 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        if let Some(sync) = self.parsed_sync(&req) {
-            if let Some(sync) = sync {
+        if let Some(syncs) = self.parsed_sync(&req) {
+            for sync in syncs {
                 self.apply_parsed(sync);
             }
             return future::ready(Ok(None)).boxed();

@@ -149,7 +149,11 @@ const HEADER_NAME: &[u8] = b"content-length:";
 /// goes out through the framework's own writer, one whole frame at a time, in order.
 pub struct FrameGuard<R> {
     inner: R,
+    /// Input read and not yet passed on, from `start` (consumed frames are dropped
+    /// from the front once per read, not once per frame: a burst of small messages
+    /// would move the rest of the buffer for each).
     raw: Vec<u8>,
+    start: usize,
     out: Vec<u8>,
     out_pos: usize,
     /// (header length, body length) of the frame being collected.
@@ -167,6 +171,7 @@ impl<R> FrameGuard<R> {
         Self {
             inner,
             raw: Vec::new(),
+            start: 0,
             out: Vec::new(),
             out_pos: 0,
             pending: None,
@@ -183,34 +188,39 @@ impl<R> FrameGuard<R> {
         self
     }
 
+    /// The unconsumed input.
+    fn buf(&self) -> &[u8] {
+        &self.raw[self.start..]
+    }
+
     /// Drops everything before the next header name found at or after `from` (which is
     /// at least 1, so every call makes progress).
     fn resync(&mut self, from: usize) {
-        let hay = &self.raw[from.min(self.raw.len())..];
+        let buf = self.buf();
+        let hay = &buf[from.min(buf.len())..];
         let next = hay
             .windows(HEADER_NAME.len())
             .position(|w| w.eq_ignore_ascii_case(HEADER_NAME))
             .map(|i| from + i);
         match next {
-            Some(i) => {
-                self.raw.drain(..i);
-            }
+            Some(i) => self.start += i,
             None => {
                 // keep a possible partial header name, but always make progress
-                let keep = HEADER_NAME.len().min(self.raw.len().saturating_sub(from));
-                self.raw.drain(..self.raw.len() - keep);
+                let keep = HEADER_NAME.len().min(buf.len().saturating_sub(from));
+                self.start += buf.len() - keep;
             }
         }
     }
 
     /// Moves complete frames from `raw` to `out`: valid ones as they are, invalid ones
-    /// as a request for their error answer.
+    /// as a request for their error answer, text sync as the stand-in for it.
     fn extract(&mut self) {
+        let mut synced = None;
         loop {
             let (head, len) = match self.pending {
                 Some(p) => p,
                 None => match self.header() {
-                    Header::Incomplete => return,
+                    Header::Incomplete => break,
                     Header::Skipped => continue,
                     Header::Frame(head, len) => {
                         self.pending = Some((head, len));
@@ -218,45 +228,56 @@ impl<R> FrameGuard<R> {
                     }
                 },
             };
-            if self.raw.len() < head + len {
-                return;
+            if self.buf().len() < head + len {
+                break;
             }
             self.pending = None;
-            let body = &self.raw[head..head + len];
+            let body = &self.raw[self.start + head..self.start + head + len];
             let parsed = self
                 .text_sync
                 .as_ref()
-                .and_then(|(marker, queue)| Some((marker, queue, text_sync::parse(body)?)));
+                .and_then(|(_, queue)| Some((queue, text_sync::parse(body)?)));
             match parsed {
-                Some((marker, queue, sync)) => {
-                    // the marker is `$/codex-lsp/text-sync/` and hex digits: no escaping
-                    let carrier = format!(
-                        r#"{{"jsonrpc":"2.0","method":"{marker}","params":{{"seq":{}}}}}"#,
-                        queue.put(sync)
-                    );
-                    push_frame(&mut self.out, carrier.as_bytes());
+                Some((queue, sync)) => synced = Some(queue.put(sync)),
+                None => {
+                    // what came before it is applied before it
+                    self.stand_in(synced.take());
+                    let body = &self.raw[self.start + head..self.start + head + len];
+                    pass_on(&mut self.out, &self.marker, check::check(body), len);
                 }
-                None => pass_on(&mut self.out, &self.marker, check::check(body), len),
             }
-            self.raw.drain(..head + len);
-            release_spare(&mut self.raw);
+            self.start += head + len;
+        }
+        self.stand_in(synced);
+        self.raw.drain(..self.start);
+        self.start = 0;
+        release_spare(&mut self.raw);
+    }
+
+    /// One notification standing for the text sync parsed up to number `through`.
+    fn stand_in(&mut self, through: Option<u64>) {
+        if let (Some(n), Some((marker, _))) = (through, &self.text_sync) {
+            // the marker is `$/codex-lsp/text-sync/` and hex digits: no escaping
+            let carrier =
+                format!(r#"{{"jsonrpc":"2.0","method":"{marker}","params":{{"through":{n}}}}}"#);
+            push_frame(&mut self.out, carrier.as_bytes());
         }
     }
 
     /// Reads the header at the start of `raw`; a bad one, or one announcing a message
     /// over the limit, is skipped up to the next header.
     fn header(&mut self) -> Header {
-        let Some(end) = self.raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-            if self.raw.len() > MAX_HEADER {
+        let Some(end) = self.buf().windows(4).position(|w| w == b"\r\n\r\n") else {
+            if self.buf().len() > MAX_HEADER {
                 tracing::warn!(
                     "dropping {} bytes that hold no message header",
-                    self.raw.len()
+                    self.buf().len()
                 );
                 self.resync(1);
             }
             return Header::Incomplete;
         };
-        match content_length(&self.raw[..end]) {
+        match content_length(&self.buf()[..end]) {
             Ok(len) if len <= MAX_MESSAGE => Header::Frame(end + 4, len),
             Ok(len) => {
                 tracing::error!(
@@ -437,6 +458,52 @@ mod tests {
             rest = &tail[len..];
         }
         v
+    }
+
+    #[tokio::test]
+    async fn text_sync_is_kept_and_stood_for_once_per_run_in_wire_order() {
+        let change = |v: i32| {
+            msg(&format!(
+                r#"{{"jsonrpc":"2.0","method":"textDocument/didChange","params":{{"textDocument":{{"uri":"file:///a.rs","version":{v}}},"contentChanges":[{{"text":"v{v}"}}]}}}}"#
+            ))
+        };
+        let request =
+            msg(r#"{"jsonrpc":"2.0","id":7,"method":"textDocument/codeAction","params":{}}"#);
+        let input = change(1) + &change(2) + &request + &change(3);
+        let parsed = Arc::new(text_sync::Parsed::default());
+        let mut out = String::new();
+        FrameGuard::new(input.as_bytes(), MARK.into())
+            .parse_text_sync("$/sync".into(), parsed.clone())
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        let frames = bodies(&out);
+        let methods: Vec<&str> = frames
+            .iter()
+            .map(|f| f["method"].as_str().unwrap())
+            .collect();
+        assert_eq!(methods, ["$/sync", "textDocument/codeAction", "$/sync"]);
+        let version = |s: &text_sync::TextSync| match s {
+            text_sync::TextSync::Change(p) => p.text_document.version,
+            text_sync::TextSync::Open(_) => -1,
+        };
+        let through = |f: &Value| f["params"]["through"].as_u64().unwrap();
+        let first: Vec<i32> = parsed
+            .take_through(through(&frames[0]))
+            .iter()
+            .map(version)
+            .collect();
+        assert_eq!(
+            first,
+            [1, 2],
+            "the changes before the request stand before it"
+        );
+        let last: Vec<i32> = parsed
+            .take_through(through(&frames[2]))
+            .iter()
+            .map(version)
+            .collect();
+        assert_eq!(last, [3]);
     }
 
     #[tokio::test]

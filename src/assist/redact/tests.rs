@@ -349,3 +349,25 @@ fn rules_compile_when_first_needed_or_warmed_not_when_made() {
     let out = lazy.redact(&format!("k = \"{OPENAI}\""), &mut RedactionMap::new());
     assert!(!out.contains(OPENAI), "{out}");
 }
+
+proptest::proptest! {
+    /// The cheap test in front of the generic assignment rule never drops a name the
+    /// full test accepts.
+    #[test]
+    fn the_name_prefilter_keeps_every_secret_name(
+        parts in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "db", "Password", "PASSWD", "pwd", "pass", "Secret", "secrets", "token", "API",
+                "Key", "apikey", "auth", "Credential", "credentials", "private", "access",
+                "user", "name", "id", "x", "AccessKey", "privateKey", "Passphrase",
+            ]),
+            1..4,
+        ),
+        sep in proptest::sample::select(vec!["", "_", ".", "-"]),
+    ) {
+        let name = parts.join(sep);
+        if is_secret_name(&name) {
+            proptest::prop_assert!(may_be_secret_name(&format!("{name} = \"x\"")), "{name}");
+        }
+    }
+}

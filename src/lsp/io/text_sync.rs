@@ -6,7 +6,8 @@
 //!
 //! So a plain `didOpen`/`didChange` notification is parsed here, straight from the
 //! frame into its typed parameters, kept in [`Parsed`], and the framework is passed a
-//! small notification naming it (method: a per-process marker, params: its number).
+//! small notification standing for them (method: a per-process marker, params: the
+//! number of the last one; consecutive ones share a stand-in).
 //! [`super::super::dispatch::Dispatch`] takes it back in wire order. Anything else, a
 //! sync message with an extra member, an escaped method name, or parameters that do
 //! not parse included, takes the ordinary path, which reports what is wrong with it.
@@ -36,8 +37,29 @@ struct Notification<'a> {
     params: &'a RawValue,
 }
 
+/// A `didChange` read in one pass, parameters typed at once.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeNotification<'a> {
+    jsonrpc: &'a str,
+    method: &'a str,
+    params: DidChangeTextDocumentParams,
+}
+
+/// How far into a body its method name is looked for, to read a `didChange` in one
+/// pass (editors write `method` before `params`; elsewhere it takes two).
+const METHOD_WITHIN: usize = 128;
+
 /// The sync notification `body` holds, or `None` to pass it on as it is.
 pub fn parse(body: &[u8]) -> Option<TextSync> {
+    let head = &body[..body.len().min(METHOD_WITHIN)];
+    let change: &[u8] = b"\"textDocument/didChange\"";
+    if head.windows(change.len()).any(|w| w == change)
+        && let Ok(note) = serde_json::from_slice::<ChangeNotification<'_>>(body)
+    {
+        return (note.jsonrpc == "2.0" && note.method == "textDocument/didChange")
+            .then_some(TextSync::Change(note.params));
+    }
     let note: Notification<'_> = serde_json::from_slice(body).ok()?;
     if note.jsonrpc != "2.0" {
         return None;
@@ -67,21 +89,11 @@ impl Parsed {
         *next
     }
 
-    /// The notification numbered `seq`. Older ones still queued are dropped: their
-    /// carrier never arrived, which nothing should cause.
-    pub fn take(&self, seq: u64) -> Option<TextSync> {
+    /// The notifications numbered up to `through`, in order, taken out.
+    pub fn take_through(&self, through: u64) -> Vec<TextSync> {
         let mut queue = crate::sync::lock(&self.queue);
-        while let Some((n, _)) = queue.front() {
-            if *n > seq {
-                return None;
-            }
-            let (n, sync) = queue.pop_front()?;
-            if n == seq {
-                return Some(sync);
-            }
-            tracing::error!(seq = n, "a parsed text sync message was never dispatched");
-        }
-        None
+        let n = queue.iter().take_while(|(seq, _)| *seq <= through).count();
+        queue.drain(..n).map(|(_, sync)| sync).collect()
     }
 }
 
@@ -115,17 +127,28 @@ mod tests {
     }
 
     #[test]
-    fn taken_in_order_by_number() {
+    fn taken_in_order_up_to_a_number() {
         let parsed = Parsed::default();
-        let sync = || {
-            parse(br#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///a.rs","version":2},"contentChanges":[{"text":"x"}]}}"#).unwrap()
+        let sync = |v: i32| {
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","method":"textDocument/didChange","params":{{"textDocument":{{"uri":"file:///a.rs","version":{v}}},"contentChanges":[{{"text":"x"}}]}}}}"#
+            );
+            parse(body.as_bytes()).unwrap()
         };
-        let (a, b, c) = (parsed.put(sync()), parsed.put(sync()), parsed.put(sync()));
-        assert!(a < b && b < c);
-        assert!(parsed.take(a).is_some());
-        assert!(parsed.take(a).is_none(), "taken once");
-        // b's carrier lost: c is still found, b dropped
-        assert!(parsed.take(c).is_some());
-        assert!(parsed.take(b).is_none());
+        let version = |s: &TextSync| match s {
+            TextSync::Change(p) => p.text_document.version,
+            TextSync::Open(_) => -1,
+        };
+        let (_, b, c) = (
+            parsed.put(sync(1)),
+            parsed.put(sync(2)),
+            parsed.put(sync(3)),
+        );
+        assert!(b < c);
+        let first: Vec<i32> = parsed.take_through(b).iter().map(version).collect();
+        assert_eq!(first, [1, 2]);
+        assert!(parsed.take_through(b).is_empty(), "taken once");
+        let rest: Vec<i32> = parsed.take_through(c).iter().map(version).collect();
+        assert_eq!(rest, [3]);
     }
 }
