@@ -79,6 +79,11 @@ pub async fn code_actions(
     if target.refusal.is_some() {
         return Ok(Some(Vec::new()));
     }
+    // a menu the user opened (not one asked for on a cursor move): an action may
+    // follow, so a connection the service closed while idle is reopened meanwhile
+    if params.context.trigger_kind != Some(CodeActionTriggerKind::AUTOMATIC) {
+        session.warm_connection_if_idle();
+    }
     let settings = session.settings();
     let caps = session.caps();
     let b = Builder {

@@ -150,6 +150,9 @@ impl LanguageServer for Backend {
         let (session, client) = (self.session.clone(), self.client.clone());
         tokio::spawn(async move {
             let built = tokio::task::spawn_blocking(move || session.responses_client()).await;
+            if let Ok(Ok(model_client)) = &built {
+                model_client.warm().await;
+            }
             if let Ok(Err(e)) = built {
                 tracing::warn!("the model client is not usable: {}", e.user_message());
                 client

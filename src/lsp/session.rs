@@ -375,6 +375,16 @@ impl Session {
         *slot = Some((key, client.clone()));
         Ok(client)
     }
+
+    /// Reopens the connection to the model service in the background if it may have
+    /// gone idle (see [`ResponsesClient::warm_if_idle`]); only with a client already
+    /// built, which `initialized` does.
+    pub fn warm_connection_if_idle(&self) {
+        let client = sync::lock(&self.http).as_ref().map(|(_, c)| c.clone());
+        if let Some(client) = client {
+            tokio::spawn(async move { client.warm_if_idle().await });
+        }
+    }
 }
 
 #[cfg(test)]

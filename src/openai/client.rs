@@ -16,6 +16,8 @@ use super::retry;
 use super::sse::{SseDecoder, StreamEvent};
 use super::types::{CreateResponse, ResponseObject};
 
+mod warm;
+
 /// Error bodies are read up to this size; the rest is irrelevant to a message.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// A non-streaming JSON response larger than this is refused rather than buffered.
@@ -176,6 +178,9 @@ struct Inner {
     http: reqwest::Client,
     endpoint: Url,
     cfg: ClientConfig,
+    /// When the service was last reached (a request or a warm-up begun), for
+    /// [`ResponsesClient::warm_if_idle`].
+    last_contact: std::sync::Mutex<Option<Instant>>,
 }
 
 /// Why one attempt failed, and whether another attempt may help.
@@ -234,6 +239,7 @@ impl ResponsesClient {
                 http,
                 endpoint,
                 cfg,
+                last_contact: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -273,6 +279,7 @@ impl ResponsesClient {
         let body = serde_json::to_vec(req).map_err(|e| OpenAiError::UnexpectedResponse {
             message: format!("request not serialisable: {e}"),
         })?;
+        self.touch();
         tokio::select! {
             biased;
             _ = cancel.cancelled() => Err(OpenAiError::Cancelled),
