@@ -216,7 +216,7 @@ impl ExcludeRules {
                     Match::Ignore(glob) => {
                         let from = dir.join(IGNORE_FILE);
                         let from = from.to_string_lossy().replace('\\', "/");
-                        return Some(format!("`{IGNORE_FILE}` ({from}): `{}`", glob.original()));
+                        return Some(format!("`{from}`: `{}`", glob.original()));
                     }
                 }
             }
@@ -373,25 +373,19 @@ mod tests {
         write(root, "src/.codexignore", "generated/\n!schema.sql\n");
         let rules = ExcludeRules::new(root, &[]);
         let cases = [
-            ("dump.sql", Some("`.codexignore` (.codexignore): `*.sql`")),
+            ("dump.sql", Some("`.codexignore`: `*.sql`")),
             ("keep.sql", None),
             ("src/schema.sql", None),
-            (
-                "src/other.sql",
-                Some("`.codexignore` (.codexignore): `*.sql`"),
-            ),
+            ("src/other.sql", Some("`.codexignore`: `*.sql`")),
             (
                 "src/generated/a.rs",
-                Some("`.codexignore` (src/.codexignore): `generated/`"),
+                Some("`src/.codexignore`: `generated/`"),
             ),
             ("generated/a.rs", None),
-            (
-                "vendor/lib/x.rs",
-                Some("`.codexignore` (.codexignore): `vendor/`"),
-            ),
+            ("vendor/lib/x.rs", Some("`.codexignore`: `vendor/`")),
             (
                 "docs/a/b/private",
-                Some("`.codexignore` (.codexignore): `docs/**/private`"),
+                Some("`.codexignore`: `docs/**/private`"),
             ),
             ("src/lib.rs", None),
         ];

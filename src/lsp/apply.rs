@@ -204,7 +204,10 @@ async fn send(ctx: &EditContext<'_>, edit: WorkspaceEdit, version: i32) -> Appli
                 .map(|f| format!(": {f}"))
                 .unwrap_or_default()
         )),
-        Err(e) => Applied::No(format!("the editor refused the edit ({})", e.message)),
+        Err(e) => Applied::No(format!(
+            "the editor did not apply the edit (it answered: {})",
+            e.message
+        )),
     }
 }
 
