@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{Options, TestClient, range_of};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types};
@@ -108,31 +108,10 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     seen: Arc<Mutex<Vec<Seen>>>,
 ) {
     let mut buf = Vec::new();
-    let mut tmp = [0u8; 8192];
     loop {
-        // one request: head, then a content-length body
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match tls.read(&mut tmp).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&tmp[..n]),
-            }
+        let Some((head, _)) = common::fake::http::next_request(&mut tls, &mut buf).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + len {
-            match tls.read(&mut tmp).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&tmp[..n]),
-            }
-        }
-        buf.drain(..head_end + len);
         let method = head.split(' ').next().unwrap_or_default().to_uppercase();
         seen.lock().unwrap().push(Seen {
             connection,

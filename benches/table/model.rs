@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::common::fake::{self, SENTINEL, Step};
@@ -94,37 +94,16 @@ const OTHER: &[u8] =
 /// Serves requests on one connection until the client closes it.
 async fn serve(mut sock: TcpStream, served: Arc<AtomicUsize>, inside: Arc<Mutex<Vec<Duration>>>) {
     let mut buf: Vec<u8> = Vec::new();
-    let mut tmp = vec![0u8; 64 * 1024];
     loop {
-        // head
-        let head_end = loop {
-            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match sock.read(&mut tmp).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&tmp[..n]),
-            }
+        let Some((head, _)) = fake::http::next_request(&mut sock, &mut buf).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_end + len {
-            match sock.read(&mut tmp).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&tmp[..n]),
-            }
-        }
         let read = Instant::now();
         let is_responses = head
             .lines()
             .next()
             .is_some_and(|l| l.starts_with("post ") && l.contains("/responses"));
         let close = head.lines().any(|l| l.trim() == "connection: close");
-        buf.drain(..head_end + len);
         let reply = if is_responses {
             answer(served.fetch_add(1, Ordering::SeqCst))
         } else {

@@ -273,6 +273,40 @@ async fn serve(mut sock: TcpStream, script: Vec<Step>, rec: Recorded, got: Arc<N
     }
 }
 
+/// The next request on a keep-alive connection: its head, lower-cased, and its
+/// `content-length` body. `buf` keeps what was read past it, for the next call.
+/// `None` once the client closes the connection.
+pub async fn next_request<S: tokio::io::AsyncRead + Unpin>(
+    sock: &mut S,
+    buf: &mut Vec<u8>,
+) -> Option<(String, Vec<u8>)> {
+    let mut tmp = vec![0u8; 64 * 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match sock.read(&mut tmp).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+        }
+    }
+    let body = buf[head_end..head_end + len].to_vec();
+    buf.drain(..head_end + len);
+    Some((head, body))
+}
+
 /// Reads the head and a `content-length` body.
 async fn read_request(sock: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
