@@ -92,6 +92,15 @@ struct Rule {
     kind: &'static str,
     re: Regex,
     take: Take,
+    /// Whether a match can run over a line break (see [`spans_lines`]).
+    spans_lines: bool,
+}
+
+/// Whether `pattern` can match across a line break: `(?s)`, or `\s` repeated outside a
+/// class. Every other rule matches within one line (its classes exclude `\s`, or hold
+/// only spaces and tabs). A unit test pins which rules these are.
+fn spans_lines(pattern: &str) -> bool {
+    pattern.contains("(?s)") || pattern.contains(r"\s*") || pattern.contains(r"\s+")
 }
 
 /// Specific rules first: at the same position the earlier rule wins.
@@ -209,7 +218,7 @@ impl Redactor {
     /// Compiles every pattern now (blocking), so that the first request does not.
     pub fn warm(&self) {
         self.rules();
-        for helper in [&LITERAL_CHAIN, &LITERAL, &BASE64_RUN] {
+        for helper in [&LITERAL_CHAIN, &BASE64_RUN] {
             std::sync::LazyLock::force(helper);
         }
     }
@@ -221,7 +230,12 @@ impl Redactor {
             RULES
                 .iter()
                 .filter_map(|&(kind, pattern, take)| match Regex::new(pattern) {
-                    Ok(re) => Some(Rule { kind, re, take }),
+                    Ok(re) => Some(Rule {
+                        kind,
+                        re,
+                        take,
+                        spans_lines: spans_lines(pattern),
+                    }),
                     Err(e) => {
                         tracing::error!(kind, error = %e, "secret rule failed to compile");
                         None
@@ -275,7 +289,7 @@ impl Redactor {
         } else {
             (joined.as_str(), 0)
         };
-        let mut found = self.find(doc);
+        let mut found = self.find_around(doc, base..base + joined.len());
         if in_place && doc.len() != joined.len() {
             found.extend(
                 self.find(&joined)
@@ -327,33 +341,50 @@ impl Redactor {
         merge(found)
     }
 
+    /// What [`Redactor::find`] on all of `doc` finds that touches `window`, scanning
+    /// less: a rule confined to one line scans only the lines the window touches and
+    /// [`NEAR_LINES`] around them (a match touching the window lies there); the rules
+    /// that span lines and the literal chains scan all of `doc`.
+    fn find_around(
+        &self,
+        doc: &str,
+        window: std::ops::Range<usize>,
+    ) -> Vec<(usize, usize, &'static str)> {
+        let near = widen_to_lines(doc, window, NEAR_LINES);
+        let shift = |v: Vec<(usize, usize, &'static str)>| {
+            v.into_iter()
+                .map(|(s, e, k)| (s + near.start, e + near.start, k))
+                .collect::<Vec<_>>()
+        };
+        let mut found = shift(self.find_plain_where(&doc[near.clone()], |r| !r.spans_lines));
+        found.extend(shift(self.find_in_base64(&doc[near.clone()])));
+        found.extend(self.find_plain_where(doc, |r| r.spans_lines));
+        found.extend(self.find_in_literal_chains(doc));
+        merge(found)
+    }
+
     /// A secret spread over adjacent string literals, as the ranges of its pieces.
     fn find_in_literal_chains(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
         let mut out = Vec::new();
-        let (Some(chains), Some(literal)) = (&*LITERAL_CHAIN, &*LITERAL) else {
+        let Some(chains) = &*LITERAL_CHAIN else {
             return out;
         };
         for chain in chains.find_iter(text) {
-            // (content range in `text`, offset of that content in `joined`)
-            let mut pieces: Vec<(usize, usize, usize)> = Vec::new();
-            let mut joined = String::new();
-            for lit in literal.find_iter(chain.as_str()) {
-                let (s, e) = (
-                    chain.start() + lit.start() + 1,
-                    chain.start() + lit.end() - 1,
-                );
-                if s > e {
-                    continue;
-                }
-                if s < e {
-                    pieces.push((s, e, joined.len()));
-                    joined.push_str(&text[s..e]);
-                }
-            }
+            let contents: Vec<(usize, usize)> = literal_contents(chain.as_str())
+                .filter(|(s, e)| s < e)
+                .map(|(s, e)| (chain.start() + s, chain.start() + e))
+                .collect();
             // only a secret split over two literals is new here (a docstring's
             // `""` + `"…"` + `""` is one non-empty piece)
-            if pieces.len() < 2 {
+            if contents.len() < 2 {
                 continue;
+            }
+            // (content range in `text`, offset of that content in `joined`)
+            let mut pieces: Vec<(usize, usize, usize)> = Vec::with_capacity(contents.len());
+            let mut joined = String::new();
+            for (s, e) in contents {
+                pieces.push((s, e, joined.len()));
+                joined.push_str(&text[s..e]);
             }
             for (js, je, kind) in self.find_plain(&joined) {
                 let hit: Vec<(usize, usize)> = pieces
@@ -388,8 +419,20 @@ impl Redactor {
     }
 
     fn find_plain(&self, text: &str) -> Vec<(usize, usize, &'static str)> {
+        self.find_plain_where(text, |_| true)
+    }
+
+    /// [`Redactor::find_plain`] with only the rules `keep` chooses.
+    fn find_plain_where(
+        &self,
+        text: &str,
+        keep: impl Fn(&Rule) -> bool,
+    ) -> Vec<(usize, usize, &'static str)> {
         let mut found: Vec<(usize, usize, usize, &'static str)> = Vec::new();
         for (priority, rule) in self.rules().iter().enumerate() {
+            if !keep(rule) {
+                continue;
+            }
             for range in rule_ranges(rule, text) {
                 let range = match rule.kind {
                     "private-key" => range.start..key_block_end(text, range),
@@ -464,6 +507,33 @@ fn may_be_secret_name(assignment: &str) -> bool {
         .any(|stem| name.windows(stem.len()).any(|w| w == *stem))
 }
 
+/// Lines of context a one-line rule is scanned over beyond the window's own lines.
+const NEAR_LINES: usize = 2;
+
+/// `window` widened to whole lines of `text` (split at `\n`), and `lines` more on each
+/// side.
+fn widen_to_lines(
+    text: &str,
+    window: std::ops::Range<usize>,
+    lines: usize,
+) -> std::ops::Range<usize> {
+    let s = window.start.min(text.len());
+    let mut start = text[..s].rfind('\n').map_or(0, |i| i + 1);
+    for _ in 0..lines {
+        if start == 0 {
+            break;
+        }
+        // `start - 1` is the `\n` ending the line before
+        start = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+    }
+    let next_end = |from: usize| text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    let mut end = next_end(window.end.clamp(s, text.len()));
+    for _ in 0..lines {
+        end = next_end(end);
+    }
+    start..end
+}
+
 /// Sorted and disjoint: overlapping ranges become one (the earlier one's kind), so a
 /// secret that overlaps another is never left partly in the clear.
 fn merge(mut found: Vec<(usize, usize, &'static str)>) -> Vec<(usize, usize, &'static str)> {
@@ -518,8 +588,33 @@ static LITERAL_CHAIN: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::
     compiled(&format!("{LITERAL_PATTERN}(?:{sep}{LITERAL_PATTERN})+"))
 });
 
+/// The content ranges (inside the quotes) of the string literals of a match of
+/// [`LITERAL_CHAIN`], in order: what [`LITERAL`] finds there, without a regex search
+/// per chain (a docstring is a chain: `""` `"…"` `""`). Between literals a chain holds
+/// no quote; inside one, a backslash escapes the next character.
+fn literal_contents(chain: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = chain.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() && !matches!(bytes[i], b'"' | b'\'') {
+            i += 1;
+        }
+        let quote = *bytes.get(i)?;
+        let start = i + 1;
+        let mut j = start;
+        while j < bytes.len() && bytes[j] != quote {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        let end = j.min(bytes.len());
+        i = end + 1;
+        Some((start, end))
+    })
+}
+
 const LITERAL_PATTERN: &str = r#"(?:"[^"\\\n]*(?:\\.[^"\\\n]*)*"|'[^'\\\n]*(?:\\.[^'\\\n]*)*')"#;
 
+/// One string literal ([`literal_contents`] is checked against it).
+#[cfg(test)]
 static LITERAL: std::sync::LazyLock<Option<Regex>> =
     std::sync::LazyLock::new(|| compiled(LITERAL_PATTERN));
 

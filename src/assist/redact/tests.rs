@@ -371,3 +371,133 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn only_these_rules_can_match_across_lines() {
+    let r = Redactor::new();
+    let spanning: Vec<&str> = r
+        .rules()
+        .iter()
+        .filter(|r| r.spans_lines)
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(spanning, ["private-key", "aws-secret", "aws-session-token"]);
+}
+
+#[test]
+fn windows_widen_to_whole_lines_and_more() {
+    let text = "l0\nl1\nl2 abc\nl3\nl4\nl5";
+    let at = |s: &str| text.find(s).unwrap();
+    assert_eq!(
+        &text[widen_to_lines(text, at("abc")..at("abc") + 1, 0)],
+        "l2 abc\n"
+    );
+    assert_eq!(
+        &text[widen_to_lines(text, at("abc")..at("l3"), 1)],
+        "l1\nl2 abc\nl3\nl4\n"
+    );
+    assert_eq!(&text[widen_to_lines(text, at("l1")..at("l4"), 2)], text);
+    assert_eq!(&text[widen_to_lines(text, 0..0, 1)], "l0\nl1\n");
+}
+
+proptest::proptest! {
+    /// Scanning only near the window finds, in the window, what scanning the whole
+    /// neighbourhood finds.
+    #[test]
+    fn scanning_near_the_window_redacts_what_scanning_everything_does(
+        lines in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "x = 1".to_owned(),
+                "def f(a, b):".to_owned(),
+                "    return a + b  # café 中文 😀".to_owned(),
+                format!("OPENAI_API_KEY = \"{OPENAI}\""),
+                format!("token: {GH}"),
+                format!("auth = \"Bearer {JWT}\""),
+                "db_password = \"hunter2-correct-horse-battery\"".to_owned(),
+                "aws_secret_access_key =".to_owned(),
+                "    \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"".to_owned(),
+                "-----BEGIN RSA PRIVATE KEY-----".to_owned(),
+                "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun".to_owned(),
+                "-----END RSA PRIVATE KEY-----".to_owned(),
+                "key = \"sk-proj-abcdefghij\" +".to_owned(),
+                "      \"klmnopqrstuvwxyz0123\"".to_owned(),
+                "url = \"https://user:s3cr3tpass@host/db?api_key=abcdef123456\"".to_owned(),
+                "blob = \"c2stcHJvai1BYjNkRWY2aElqOWtMbTJuT3A1cVJzOHRVdjF3WHk0ekFiN2M=\"".to_owned(),
+                "".to_owned(),
+            ]),
+            1..40,
+        ),
+        cut in proptest::collection::vec(0usize..1000, 4),
+        crlf in proptest::bool::ANY,
+    ) {
+        let doc = lines.join(if crlf { "\r\n" } else { "\n" });
+        let mut bounds: Vec<usize> = cut.iter().map(|c| {
+            let mut i = c * doc.len() / 1000;
+            while !doc.is_char_boundary(i) { i += 1; }
+            i
+        }).collect();
+        bounds.sort_unstable();
+        let parts = [&doc[bounds[0]..bounds[1]], &doc[bounds[1]..bounds[2]], &doc[bounds[2]..bounds[3]]];
+        let r = Redactor::new();
+        let near = r.redact_window(&doc, bounds[0], &parts, &mut RedactionMap::new());
+        // the whole-neighbourhood scan, as it was
+        let all = r.find(&doc);
+        let mut ctx = RedactionMap::new();
+        let mut offset = bounds[0];
+        let mut expected = Vec::new();
+        let joined: String = parts.concat();
+        let mut found = all;
+        found.extend(r.find(&joined).into_iter().map(|(s, e, k)| (s + bounds[0], e + bounds[0], k)));
+        let found = merge(found);
+        for part in parts {
+            let (ps, pe) = (offset, offset + part.len());
+            offset = pe;
+            let mut text = String::new();
+            let mut last = ps;
+            for &(s, e, kind) in found.iter().filter(|&&(s, e, _)| s < pe && e > ps) {
+                text.push_str(&doc[last..s.max(ps)]);
+                text.push_str(&ctx.placeholder(kind, &doc[s..e]));
+                last = e.min(pe);
+            }
+            text.push_str(&doc[last..pe]);
+            expected.push(text);
+        }
+        proptest::prop_assert_eq!(near, expected);
+    }
+}
+
+proptest::proptest! {
+    /// The literal splitter finds, in every chain, the literals the regex finds.
+    #[test]
+    fn literal_contents_match_the_literal_pattern(
+        pieces in proptest::collection::vec(
+            (proptest::bool::ANY, "[a-zé中\"'\\\\ ]{0,8}"),
+            2..6,
+        ),
+        seps in proptest::collection::vec(
+            proptest::sample::select(vec!["", " ", " + ", ".", " .. ", "\n    ", " \\\n  ", " || ", "&"]),
+            6,
+        ),
+    ) {
+        let mut text = String::new();
+        for (i, (double, body)) in pieces.iter().enumerate() {
+            let q = if *double { '"' } else { '\'' };
+            // escape what would end the literal, as source code would
+            let mut lit = String::new();
+            for c in body.chars() {
+                if c == q || c == '\\' { lit.push('\\'); }
+                lit.push(c);
+            }
+            if i > 0 { text.push_str(seps[i % seps.len()]); }
+            text.push(q);
+            text.push_str(&lit);
+            text.push(q);
+        }
+        for chain in LITERAL_CHAIN.as_ref().unwrap().find_iter(&text) {
+            let by_regex: Vec<(usize, usize)> = LITERAL.as_ref().unwrap()
+                .find_iter(chain.as_str()).map(|m| (m.start() + 1, m.end() - 1)).collect();
+            let by_scan: Vec<(usize, usize)> = literal_contents(chain.as_str()).collect();
+            proptest::prop_assert_eq!(by_scan, by_regex, "{:?}", chain.as_str());
+        }
+    }
+}
