@@ -150,7 +150,11 @@ pub fn position_to_char(
     }
     let start = rope.line_to_char(line);
     let col = pos.character as usize;
-    if let Some(offset) = column_by_walk(rope, start, col, enc, snap) {
+    // a column within the limit is always reached by then (a char is at least a unit);
+    // a larger one is likely on a long line, where the walk would be wasted
+    if col <= WALK_LIMIT
+        && let Some(offset) = column_by_walk(rope, start, col, enc, snap)
+    {
         return Ok(offset);
     }
     let (start, end) = line_bounds(rope, line);
