@@ -298,22 +298,7 @@ impl Redactor {
             );
             found = merge(found);
         }
-        let mut out = Vec::with_capacity(parts.len());
-        let mut offset = base;
-        for part in parts {
-            let (ps, pe) = (offset, offset + part.len());
-            offset = pe;
-            let mut text = String::with_capacity(part.len());
-            let mut last = ps;
-            for &(s, e, kind) in found.iter().filter(|&&(s, e, _)| s < pe && e > ps) {
-                text.push_str(&doc[last..s.max(ps)]);
-                text.push_str(&ctx.placeholder(kind, &doc[s..e]));
-                last = e.min(pe);
-            }
-            text.push_str(&doc[last..pe]);
-            out.push(text);
-        }
-        out
+        cut_parts(doc, base, parts, &found, ctx)
     }
 
     /// Kinds of the secret-looking strings in the model's output, one per distinct
@@ -505,6 +490,34 @@ fn may_be_secret_name(assignment: &str) -> bool {
     STEMS
         .iter()
         .any(|stem| name.windows(stem.len()).any(|w| w == *stem))
+}
+
+/// `parts` (contiguous, from byte `base` of `doc`), each with the secrets `found` in
+/// `doc` that overlap it replaced by their placeholder (a secret cut by a part's edge
+/// gets the placeholder in each part it touches).
+fn cut_parts(
+    doc: &str,
+    base: usize,
+    parts: &[&str],
+    found: &[(usize, usize, &'static str)],
+    ctx: &mut RedactionMap,
+) -> Vec<String> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut offset = base;
+    for part in parts {
+        let (ps, pe) = (offset, offset + part.len());
+        offset = pe;
+        let mut text = String::with_capacity(part.len());
+        let mut last = ps;
+        for &(s, e, kind) in found.iter().filter(|&&(s, e, _)| s < pe && e > ps) {
+            text.push_str(&doc[last..s.max(ps)]);
+            text.push_str(&ctx.placeholder(kind, &doc[s..e]));
+            last = e.min(pe);
+        }
+        text.push_str(&doc[last..pe]);
+        out.push(text);
+    }
+    out
 }
 
 /// Lines of context a one-line rule is scanned over beyond the window's own lines.

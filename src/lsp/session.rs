@@ -240,6 +240,13 @@ const OFFER_REUSE: Duration = Duration::from_secs(2);
 /// Beyond this many URIs the cache starts over (a bound, not an LRU).
 const MAX_CACHED_TARGETS: usize = 4096;
 
+fn insert_bounded<V>(map: &mut HashMap<String, V>, uri: &str, value: V) {
+    if map.len() >= MAX_CACHED_TARGETS {
+        map.clear();
+    }
+    map.insert(uri.to_owned(), value);
+}
+
 impl Session {
     /// Which file `uri` names and whether Codex may act on it.
     ///
@@ -266,10 +273,7 @@ impl Session {
         if watching {
             let mut cache = sync::lock(&self.targets);
             if cache.generation == generation {
-                if cache.by_uri.len() >= MAX_CACHED_TARGETS {
-                    cache.by_uri.clear();
-                }
-                cache.by_uri.insert(uri.to_owned(), target.clone());
+                insert_bounded(&mut cache.by_uri, uri, target.clone());
             }
         }
         target
@@ -292,12 +296,7 @@ impl Session {
         let target = self.target(uri);
         let mut cache = sync::lock(&self.targets);
         if cache.generation == generation {
-            if cache.offered.len() >= MAX_CACHED_TARGETS {
-                cache.offered.clear();
-            }
-            cache
-                .offered
-                .insert(uri.to_owned(), (Instant::now(), target.clone()));
+            insert_bounded(&mut cache.offered, uri, (Instant::now(), target.clone()));
         }
         target
     }

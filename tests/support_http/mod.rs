@@ -291,11 +291,7 @@ pub async fn next_request<S: tokio::io::AsyncRead + Unpin>(
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let len = content_length(&head);
     while buf.len() < head_end + len {
         match sock.read(&mut tmp).await {
             Ok(0) | Err(_) => return None,
@@ -305,6 +301,14 @@ pub async fn next_request<S: tokio::io::AsyncRead + Unpin>(
     let body = buf[head_end..head_end + len].to_vec();
     buf.drain(..head_end + len);
     Some((head, body))
+}
+
+/// The `content-length` of a lower-cased request head (0 without one).
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Reads the head and a `content-length` body.
@@ -322,11 +326,7 @@ async fn read_request(sock: &mut TcpStream) -> Option<String> {
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
-    let len: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let len = content_length(&head);
     while buf.len() < head_end + len {
         let n = sock.read(&mut tmp).await.ok()?;
         if n == 0 {

@@ -441,27 +441,10 @@ proptest::proptest! {
         let r = Redactor::new();
         let near = r.redact_window(&doc, bounds[0], &parts, &mut RedactionMap::new());
         // the whole-neighbourhood scan, as it was
-        let all = r.find(&doc);
-        let mut ctx = RedactionMap::new();
-        let mut offset = bounds[0];
-        let mut expected = Vec::new();
+        let mut found = r.find(&doc);
         let joined: String = parts.concat();
-        let mut found = all;
         found.extend(r.find(&joined).into_iter().map(|(s, e, k)| (s + bounds[0], e + bounds[0], k)));
-        let found = merge(found);
-        for part in parts {
-            let (ps, pe) = (offset, offset + part.len());
-            offset = pe;
-            let mut text = String::new();
-            let mut last = ps;
-            for &(s, e, kind) in found.iter().filter(|&&(s, e, _)| s < pe && e > ps) {
-                text.push_str(&doc[last..s.max(ps)]);
-                text.push_str(&ctx.placeholder(kind, &doc[s..e]));
-                last = e.min(pe);
-            }
-            text.push_str(&doc[last..pe]);
-            expected.push(text);
-        }
+        let expected = cut_parts(&doc, bounds[0], &parts, &merge(found), &mut RedactionMap::new());
         proptest::prop_assert_eq!(near, expected);
     }
 }

@@ -76,22 +76,23 @@ pub fn parse(body: &[u8]) -> Option<TextSync> {
 /// and the dispatcher, which takes them in the same order.
 #[derive(Debug, Default)]
 pub struct Parsed {
-    queue: Mutex<VecDeque<(u64, TextSync)>>,
-    next: Mutex<u64>,
+    /// The last number given, and what is not yet taken.
+    state: Mutex<(u64, VecDeque<(u64, TextSync)>)>,
 }
 
 impl Parsed {
     /// Keeps `sync`; returns the number the dispatcher will ask for it by.
     pub fn put(&self, sync: TextSync) -> u64 {
-        let mut next = crate::sync::lock(&self.next);
-        *next += 1;
-        crate::sync::lock(&self.queue).push_back((*next, sync));
-        *next
+        let mut state = crate::sync::lock(&self.state);
+        state.0 += 1;
+        let n = state.0;
+        state.1.push_back((n, sync));
+        n
     }
 
     /// The notifications numbered up to `through`, in order, taken out.
     pub fn take_through(&self, through: u64) -> Vec<TextSync> {
-        let mut queue = crate::sync::lock(&self.queue);
+        let queue = &mut crate::sync::lock(&self.state).1;
         let n = queue.iter().take_while(|(seq, _)| *seq <= through).count();
         queue.drain(..n).map(|(_, sync)| sync).collect()
     }
