@@ -577,6 +577,31 @@ async fn a_client_that_refuses_the_edit_leaves_the_chain_alone() {
 }
 
 #[tokio::test]
+async fn an_edit_the_client_answers_with_an_error_is_reported_as_not_applied() {
+    let fake = Fake::start(vec![fake::code("n1", "use core::fmt;")]).await;
+    let c = start(&fake).await;
+    c.script(|s| s.apply = ApplyPolicy::Error(-32603));
+    let uri = c.open("src/n.rs", POINT, "rust").await;
+    let r = c
+        .request(
+            "workspace/executeCommand",
+            run_args(&uri, range_of(POINT, "use std::fmt;"), "refactor"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r["applied"], false);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("the editor did not apply the edit (it answered: declined by the test)"),
+        "{r}"
+    );
+    assert_eq!(c.mirror(&uri).text, POINT);
+    assert_eq!(c.shutdown().await, 0);
+}
+
+#[tokio::test]
 async fn clients_without_document_changes_get_plain_changes() {
     let fake = Fake::start(vec![fake::code("p1", "use core::fmt;")]).await;
     let (c, _) = TestClient::start(Options {

@@ -26,6 +26,8 @@ pub enum ApplyPolicy {
     Apply,
     /// Answer `applied: false` with this reason.
     Refuse(String),
+    /// Answer with a JSON-RPC error of this code (eglot's "User cancelled server edit").
+    Error(i64),
 }
 
 /// Everything the server sent that was not a response.
@@ -650,8 +652,12 @@ async fn answer(shared: &Shared, method: &str, params: &Value) -> Result<Value, 
                 let s = shared.script.lock().unwrap();
                 (s.apply.clone(), s.track_text)
             };
-            if let ApplyPolicy::Refuse(reason) = policy {
-                return Ok(json!({"applied": false, "failureReason": reason}));
+            match policy {
+                ApplyPolicy::Refuse(reason) => {
+                    return Ok(json!({"applied": false, "failureReason": reason}));
+                }
+                ApplyPolicy::Error(code) => return Err(code),
+                ApplyPolicy::Apply => {}
             }
             let edit = &params["edit"];
             let (uri, version, edits) = if let Some(dc) = edit.get("documentChanges") {
